@@ -1,0 +1,84 @@
+//! The `ferry` command line: the entry point for every process Ferry runs.
+//!
+//! Today it runs the bundled Notion emulator; the server commands (`serve`, `demo`,
+//! `migrate`) arrive with the server core.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use notion_emulator::Seed;
+
+#[derive(Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Self-hosted product-integrations server (first provider: Notion)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a local, stateful emulator of the Notion API (for tests, demos and benchmarks).
+    NotionEmulator(EmulatorArgs),
+}
+
+#[derive(clap::Args)]
+struct EmulatorArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    listen: SocketAddr,
+    /// Starting workspace: `demo`, `empty`, or a JSON file from `GET /_emulator/export`.
+    #[arg(long, default_value = "demo")]
+    seed: Seed,
+    /// Requests per second per token (Notion's documented average is 3); 0 turns limits off.
+    #[arg(long, default_value_t = 3.0)]
+    rate_limit: f64,
+    /// Requests a token may burst before the rate applies.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    burst: u32,
+    /// Delay added to every answer, in milliseconds (real Notion takes about 250).
+    #[arg(long, default_value_t = 0)]
+    latency: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::NotionEmulator(args) => run_emulator(args).await,
+    }
+}
+
+async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
+    if !(args.rate_limit >= 0.0 && args.rate_limit.is_finite()) {
+        anyhow::bail!(
+            "--rate-limit must be a number ≥ 0 (0 turns limits off), got {}",
+            args.rate_limit
+        );
+    }
+    let config = notion_emulator::Config {
+        seed: args.seed,
+        rate_limit: args.rate_limit,
+        burst: args.burst,
+        latency: Duration::from_millis(args.latency),
+        ..notion_emulator::Config::default()
+    };
+    let running = notion_emulator::start(config, args.listen)
+        .await
+        .with_context(|| format!("starting the Notion emulator on {}", args.listen))?;
+    println!("notion-emulator listening on {}", running.base_url());
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => running.shutdown().await,
+    }
+    Ok(())
+}
