@@ -553,7 +553,8 @@ async fn person_comment(
     })())
 }
 
-/// Adds N rows with predictable values; creation times are one second apart, oldest first.
+/// Adds N rows with predictable values; creation times are a minute apart (Notion reports
+/// them to the minute), oldest first, so `created_time` windows can split a large query.
 async fn generate_rows(State(emulator): Shared, Path(id): Path<String>, body: Bytes) -> Response {
     answer((|| {
         let id = ids::parse_path(&id, "id")?;
@@ -598,7 +599,7 @@ async fn generate_rows(State(emulator): Shared, Path(id): Path<String>, body: By
         let mut ids_out = Vec::with_capacity(count);
         for i in 0..count {
             let row = Uuid::new_v4();
-            let created = now - Duration::seconds((count - i) as i64);
+            let created = now - Duration::minutes((count - i) as i64);
             let mut properties = std::collections::BTreeMap::new();
             properties.insert(
                 title.clone(),

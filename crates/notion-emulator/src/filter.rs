@@ -528,7 +528,7 @@ pub fn matches(
         Filter::Or(items) => items.iter().any(|f| matches(ws, ctx, page, f, actor)),
         Filter::Timestamp { created, condition } => {
             let t = if *created {
-                crate::render::timestamp(page.stamps.created_time)
+                crate::render::minute_timestamp(page.stamps.created_time)
             } else {
                 crate::render::minute_timestamp(page.stamps.last_edited_time)
             };
@@ -693,7 +693,9 @@ pub fn sort(ws: &Workspace, ctx: &Ctx, rows: &mut [&Page], keys: &[(SortKey, boo
     }
     let key_of = |page: &Page, key: &SortKey| -> Option<Value> {
         match key {
-            SortKey::Created => Some(json!(page.stamps.created_time.timestamp_millis())),
+            SortKey::Created => Some(json!(
+                crate::render::round_to_minute(page.stamps.created_time).timestamp_millis()
+            )),
             SortKey::LastEdited => Some(json!(
                 crate::render::round_to_minute(page.stamps.last_edited_time).timestamp_millis()
             )),

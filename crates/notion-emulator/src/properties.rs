@@ -724,7 +724,7 @@ fn read_inner(
             truncate
         )),
         "checkbox" => stored.cloned().unwrap_or(json!(false)),
-        "created_time" => json!(crate::render::timestamp(page.stamps.created_time)),
+        "created_time" => json!(crate::render::minute_timestamp(page.stamps.created_time)),
         "last_edited_time" => json!(crate::render::minute_timestamp(
             page.stamps.last_edited_time
         )),

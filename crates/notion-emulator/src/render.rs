@@ -29,7 +29,7 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// `last_edited_time` as Notion reports it: rounded down to the minute.
+/// `created_time` and `last_edited_time` as Notion reports them: rounded down to the minute.
 pub fn minute_timestamp(t: DateTime<Utc>) -> String {
     timestamp(round_to_minute(t))
 }
@@ -168,7 +168,7 @@ pub fn page(ws: &Workspace, ctx: &Ctx, p: &Page, filter: Option<&[String]>) -> V
     let mut out = json!({
         "object": "page",
         "id": p.id,
-        "created_time": timestamp(p.stamps.created_time),
+        "created_time": minute_timestamp(p.stamps.created_time),
         "last_edited_time": minute_timestamp(p.stamps.last_edited_time),
         "created_by": partial_user(p.stamps.created_by),
         "last_edited_by": partial_user(p.stamps.last_edited_by),
@@ -202,7 +202,7 @@ pub fn database(ws: &Workspace, ctx: &Ctx, db: &Database) -> Value {
         "is_inline": db.is_inline,
     });
     trash_fields(ctx, &mut out, db.in_trash);
-    out["created_time"] = json!(timestamp(db.stamps.created_time));
+    out["created_time"] = json!(minute_timestamp(db.stamps.created_time));
     out["last_edited_time"] = json!(minute_timestamp(db.stamps.last_edited_time));
     if ctx.version.has_data_sources() {
         out["is_locked"] = json!(db.is_locked);
@@ -249,7 +249,7 @@ pub fn data_source(ws: &Workspace, ctx: &Ctx, ds: &DataSource) -> Value {
         "is_inline": db.is_some_and(|d| d.is_inline),
     });
     trash_fields(ctx, &mut out, ds.in_trash);
-    out["created_time"] = json!(timestamp(ds.stamps.created_time));
+    out["created_time"] = json!(minute_timestamp(ds.stamps.created_time));
     out["last_edited_time"] = json!(minute_timestamp(ds.stamps.last_edited_time));
     out["created_by"] = partial_user(ds.stamps.created_by);
     out["last_edited_by"] = partial_user(ds.stamps.last_edited_by);
@@ -287,7 +287,7 @@ fn block_common(
         "object": "block",
         "id": id,
         "parent": parent_value,
-        "created_time": timestamp(stamps.created_time),
+        "created_time": minute_timestamp(stamps.created_time),
         "last_edited_time": minute_timestamp(stamps.last_edited_time),
         "created_by": partial_user(stamps.created_by),
         "last_edited_by": partial_user(stamps.last_edited_by),
@@ -365,9 +365,19 @@ pub fn block(ws: &Workspace, ctx: &Ctx, b: &Block) -> Value {
     if b.kind == "callout" {
         content["icon"] = icon(ctx, &content.get("icon").cloned().filter(|i| !i.is_null()));
     }
-    if b.kind == "paragraph" && !ctx.version.has_data_sources() {
+    if !ctx.version.has_data_sources() {
+        // Fields that 2022-06-28 does not know.
         if let Some(map) = content.as_object_mut() {
-            map.remove("icon");
+            match b.kind.as_str() {
+                "paragraph" => {
+                    map.remove("icon");
+                }
+                "numbered_list_item" => {
+                    map.remove("list_format");
+                    map.remove("list_start_index");
+                }
+                _ => {}
+            }
         }
     }
     match block_type_for_version(&b.kind, ctx.version) {
@@ -400,7 +410,7 @@ pub fn comment(c: &Comment) -> Value {
         "id": c.id,
         "parent": parent,
         "discussion_id": c.discussion_id,
-        "created_time": timestamp(c.created_time),
+        "created_time": minute_timestamp(c.created_time),
         "last_edited_time": minute_timestamp(c.last_edited_time),
         "created_by": partial_user(c.created_by),
         "rich_text": c.rich_text,

@@ -282,39 +282,39 @@ pub(crate) fn append_children(
             "body.children may only hold table_row blocks when appending to a table.",
         ));
     }
-    let position = if caller.version.uses_2026_names() {
-        if body.contains_key("after") {
+    // `position` arrived with the data-sources era and replaced `after` in 2026-03-11.
+    if caller.version.uses_2026_names() && body.contains_key("after") {
+        return Err(NotionError::body_validation(
+            "body.after should be not present: use `position` from Notion-Version 2026-03-11 on.",
+        ));
+    }
+    if !caller.version.has_data_sources() && body.contains_key("position") {
+        return Err(NotionError::body_validation(
+            "body.position should be not present: use `after` before Notion-Version 2025-09-03.",
+        ));
+    }
+    let position = match (body.get("position"), body.get("after")) {
+        (Some(_), Some(_)) => {
             return Err(NotionError::body_validation(
-                "body.after should be not present: use `position` from Notion-Version 2026-03-11 on.",
+                "body.after should be not present when body.position is given.",
             ));
         }
-        match body.get("position") {
-            Some(p) => Some(Position::parse(
-                ws,
-                Some(p),
-                "body.position",
-                &["after_block", "start", "end"],
-            )?),
-            None => None,
-        }
-    } else {
-        if body.contains_key("position") {
-            return Err(NotionError::body_validation(
-                "body.position should be not present, instead was `…`. Use `after` before Notion-Version 2026-03-11.",
-            ));
-        }
-        match body.get("after") {
-            Some(after) => {
-                let after = v::id(Some(after), "body.after")?;
-                if !ws.children(id).is_some_and(|c| c.contains(&after)) {
-                    return Err(NotionError::validation(format!(
-                        "body.after should be the id of a child of {id}."
-                    )));
-                }
-                Some(Position::After(after))
+        (Some(p), None) => Some(Position::parse(
+            ws,
+            Some(p),
+            "body.position",
+            &["after_block", "start", "end"],
+        )?),
+        (None, Some(after)) => {
+            let after = v::id(Some(after), "body.after")?;
+            if !ws.children(id).is_some_and(|c| c.contains(&after)) {
+                return Err(NotionError::validation(format!(
+                    "body.after should be the id of a child of {id}."
+                )));
             }
-            None => None,
+            Some(Position::After(after))
         }
+        (None, None) => None,
     };
     let now = Utc::now();
     let new_ids = insert_blocks(ws, caller, id, children, position, now);

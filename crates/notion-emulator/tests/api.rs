@@ -1,0 +1,943 @@
+//! Behaviour of the emulated API that clients trip on: errors and their codes, path-style
+//! validation messages, pagination, filters and sorts, the 10,000-result cap, version
+//! differences, sharing, the rate limit, injected faults and the admin API.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{Emu, TOKEN, V2022, V2025, V2026};
+
+async fn error_of(
+    emu: &Emu,
+    version: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, String, String) {
+    let (status, body) = emu.call(version, method, path, body).await;
+    assert_eq!(body["object"], "error", "{path}: {body}");
+    assert!(body["request_id"].is_string());
+    (
+        status,
+        body["code"].as_str().unwrap().to_string(),
+        body["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn errors_have_notions_codes() {
+    let emu = Emu::start().await;
+    let auth = format!("Bearer {TOKEN}");
+    let (status, headers, body) = emu
+        .raw(Method::GET, "/v1/users", &[("authorization", &auth)], None)
+        .await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (400, "missing_version")
+    );
+    assert!(headers.contains_key("x-notion-request-id"));
+
+    let (status, code, message) =
+        error_of(&emu, "2021-01-01", Method::GET, "/v1/users", None).await;
+    assert_eq!((status, code.as_str()), (400, "validation_error"));
+    assert!(message.contains("Notion-Version"), "{message}");
+
+    let (status, _, body) = emu
+        .raw(Method::GET, "/v1/users", &[("notion-version", V2025)], None)
+        .await;
+    assert_eq!(
+        (
+            status,
+            serde_json::from_slice::<Value>(&body).unwrap()["code"].clone()
+        ),
+        (401, json!("unauthorized"))
+    );
+    let (status, code) = {
+        let (s, b) = emu
+            .call_as("ntn_wrong", V2025, Method::GET, "/v1/users", None)
+            .await;
+        (s, b["code"].clone())
+    };
+    assert_eq!((status, code), (401, json!("unauthorized")));
+
+    assert_eq!(
+        error_of(&emu, V2025, Method::GET, "/v1/nothing/here", None)
+            .await
+            .1,
+        "invalid_request_url"
+    );
+    assert_eq!(
+        error_of(&emu, V2025, Method::DELETE, "/v1/users", None)
+            .await
+            .1,
+        "invalid_request_url"
+    );
+    let (status, code, message) =
+        error_of(&emu, V2025, Method::GET, "/v1/pages/not-an-id", None).await;
+    assert_eq!((status, code.as_str()), (400, "validation_error"));
+    assert!(message.contains("path.page_id"), "{message}");
+    let (status, code, message) = error_of(
+        &emu,
+        V2025,
+        Method::GET,
+        "/v1/pages/00000000-0000-4000-8000-00000000beef",
+        None,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (404, "object_not_found"));
+    assert!(message.contains("shared with your integration"));
+    // Ids work without dashes too.
+    let handbook = emu.find(V2025, "Acme Handbook", "page").await;
+    let page = emu
+        .get(V2025, &format!("/v1/pages/{}", handbook.replace('-', "")))
+        .await;
+    assert_eq!(page["id"], handbook);
+}
+
+#[tokio::test]
+async fn bad_bodies_get_validation_errors_and_never_crash() {
+    let emu = Emu::start().await;
+    let handbook = emu.find(V2025, "Acme Handbook", "page").await;
+    let children = format!("/v1/blocks/{handbook}/children");
+    let auth = format!("Bearer {TOKEN}");
+    let headers = [("authorization", auth.as_str()), ("notion-version", V2025)];
+
+    let (status, _, body) = emu
+        .raw(
+            Method::PATCH,
+            &children,
+            &headers,
+            Some(b"{\"children\": [".to_vec()),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            serde_json::from_slice::<Value>(&body).unwrap()["code"].clone()
+        ),
+        (400, json!("invalid_json"))
+    );
+
+    let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+    let (status, _, body) = emu
+        .raw(
+            Method::POST,
+            "/v1/search",
+            &headers,
+            Some(deep.into_bytes()),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            serde_json::from_slice::<Value>(&body).unwrap()["code"].clone()
+        ),
+        (400, json!("invalid_json"))
+    );
+
+    let huge = format!("{{\"query\": \"{}\"}}", "x".repeat(2_000_000));
+    let (status, _, _) = emu
+        .raw(
+            Method::POST,
+            "/v1/search",
+            &headers,
+            Some(huge.into_bytes()),
+        )
+        .await;
+    assert_eq!(status, 413);
+
+    let long = "y".repeat(2345);
+    let (status, code, message) = error_of(
+        &emu,
+        V2025,
+        Method::PATCH,
+        &children,
+        Some(json!({"children": [
+            {"paragraph": {"rich_text": [{"text": {"content": "ok"}}]}},
+            {"paragraph": {"rich_text": [{"text": {"content": long}}]}},
+        ]})),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "validation_error"));
+    assert_eq!(
+        message,
+        "body failed validation: body.children[1].paragraph.rich_text[0].text.content.length should be ≤ `2000`, instead was `2345`."
+    );
+
+    let (_, _, message) = error_of(
+        &emu,
+        V2025,
+        Method::PATCH,
+        &children,
+        Some(json!({"children": [{"paragraph": {"rich_text": 3}}]})),
+    )
+    .await;
+    assert_eq!(
+        message,
+        "body failed validation: body.children[0].paragraph.rich_text should be an array, instead was `3`."
+    );
+    let (_, _, message) = error_of(&emu, V2025, Method::PATCH, &children, Some(json!({}))).await;
+    assert_eq!(
+        message,
+        "body failed validation: body.children should be defined, instead was `undefined`."
+    );
+    let too_many: Vec<Value> = (0..101).map(|_| json!({"divider": {}})).collect();
+    let (_, _, message) = error_of(
+        &emu,
+        V2025,
+        Method::PATCH,
+        &children,
+        Some(json!({"children": too_many})),
+    )
+    .await;
+    assert!(
+        message.contains("body.children.length should be ≤ `100`"),
+        "{message}"
+    );
+    let nested = json!({"children": [{"toggle": {"rich_text": [], "children": [{"toggle": {"rich_text": [], "children": [{"toggle": {"rich_text": [], "children": [{"divider": {}}]}}]}}]}}]});
+    let (_, _, message) = error_of(&emu, V2025, Method::PATCH, &children, Some(nested)).await;
+    assert!(
+        message.contains("body.children[0].toggle.children[0].toggle.children[0].toggle.children"),
+        "{message}"
+    );
+    let (_, _, message) = error_of(
+        &emu,
+        V2025,
+        Method::PATCH,
+        &children,
+        Some(json!({"children": [{"child_page": {"title": "x"}}]})),
+    )
+    .await;
+    assert!(message.contains("can be created"), "{message}");
+    let (_, code, _) = error_of(&emu, V2025, Method::POST, "/v1/pages", Some(json!({"parent": {"page_id": handbook}, "properties": {"title": {"title": [{"text": {"content": 5}}]}}}))).await;
+    assert_eq!(code, "validation_error");
+    let (_, code, _) = error_of(
+        &emu,
+        V2025,
+        Method::POST,
+        "/v1/pages",
+        Some(json!([1, 2, 3])),
+    )
+    .await;
+    assert_eq!(code, "validation_error");
+    // Still serving.
+    emu.get(V2025, "/v1/users/me").await;
+}
+
+#[tokio::test]
+async fn lists_page_with_opaque_cursors() {
+    let emu = Emu::start().await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/users?page_size=1&start_cursor={c}"),
+            None => "/v1/users?page_size=1".to_string(),
+        };
+        let page = emu.get(V2025, &path).await;
+        assert_eq!(page["type"], "user");
+        assert_eq!(page["user"], json!({}));
+        seen.extend(
+            page["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].clone()),
+        );
+        cursor = page["next_cursor"].as_str().map(str::to_string);
+        assert_eq!(page["has_more"], cursor.is_some());
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 4, "three people and the caller's bot");
+    for bad in [
+        "/v1/users?page_size=0",
+        "/v1/users?page_size=101",
+        "/v1/users?page_size=abc",
+        "/v1/users?start_cursor=bogus",
+    ] {
+        assert_eq!(
+            error_of(&emu, V2025, Method::GET, bad, None).await.1,
+            "validation_error",
+            "{bad}"
+        );
+    }
+    // A cursor of one list is refused by another.
+    let users = emu.get(V2025, "/v1/users?page_size=1").await;
+    let handbook = emu.find(V2025, "Acme Handbook", "page").await;
+    let path = format!(
+        "/v1/blocks/{handbook}/children?start_cursor={}",
+        users["next_cursor"].as_str().unwrap()
+    );
+    assert_eq!(
+        error_of(&emu, V2025, Method::GET, &path, None).await.1,
+        "validation_error"
+    );
+}
+
+#[tokio::test]
+async fn queries_filter_sort_and_cap_at_ten_thousand() {
+    let emu = Emu::start().await;
+    let tasks = emu.find(V2025, "Tasks", "data_source").await;
+    let query = |body: Value| {
+        let emu = &emu;
+        let path = format!("/v1/data_sources/{tasks}/query");
+        async move { emu.send(V2025, Method::POST, &path, body).await }
+    };
+    let p0 = query(json!({"filter": {"property": "Priority", "select": {"equals": "P0"}}})).await;
+    assert_eq!(p0["results"].as_array().unwrap().len(), 8);
+    let combined = query(json!({"filter": {"and": [
+        {"property": "Estimate", "number": {"greater_than": 10}},
+        {"or": [{"property": "Done", "checkbox": {"equals": true}}, {"property": "Tags", "multi_select": {"contains": "backend"}}]},
+    ]}, "sorts": [{"property": "Estimate", "direction": "descending"}]})).await;
+    let estimates: Vec<f64> = combined["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["properties"]["Estimate"]["number"].as_f64().unwrap())
+        .collect();
+    assert!(!estimates.is_empty() && estimates.iter().all(|e| *e > 10.0));
+    assert!(estimates.windows(2).all(|w| w[0] >= w[1]), "{estimates:?}");
+    let text = query(json!({"filter": {"property": "Name", "title": {"contains": "login"}}})).await;
+    assert_eq!(text["results"].as_array().unwrap().len(), 6);
+    let rollup = query(
+        json!({"filter": {"property": "Project count", "rollup": {"number": {"greater_than": 1}}}}),
+    )
+    .await;
+    assert_eq!(rollup["results"].as_array().unwrap().len(), 1);
+    // Grace is on every third task, and on Task 01 with everyone else.
+    let people = query(json!({"filter": {"property": "Assignees", "people": {"contains": "a0000000-0000-4000-8000-000000000002"}}})).await;
+    assert_eq!(people["results"].as_array().unwrap().len(), 9);
+    let ts = query(json!({"filter": {"timestamp": "created_time", "created_time": {"on_or_after": "2000-01-01"}}, "page_size": 3})).await;
+    assert_eq!(ts["results"].as_array().unwrap().len(), 3);
+    assert_eq!(ts["request_status"]["type"], "complete");
+    let too_deep = json!({"filter": {"and": [{"or": [{"and": [{"property": "Done", "checkbox": {"equals": true}}]}]}]}});
+    let (_, code, message) = error_of(
+        &emu,
+        V2025,
+        Method::POST,
+        &format!("/v1/data_sources/{tasks}/query"),
+        Some(too_deep),
+    )
+    .await;
+    assert_eq!(code, "validation_error");
+    assert!(message.contains("nested"), "{message}");
+    let (_, _, message) = error_of(
+        &emu,
+        V2025,
+        Method::POST,
+        &format!("/v1/data_sources/{tasks}/query"),
+        Some(json!({"filter": {"property": "Nope", "checkbox": {"equals": true}}})),
+    )
+    .await;
+    assert!(message.contains("Could not find property"), "{message}");
+    let (_, _, message) = error_of(
+        &emu,
+        V2025,
+        Method::POST,
+        &format!("/v1/data_sources/{tasks}/query"),
+        Some(json!({"filter": {"property": "Estimate", "number": {"bigger": 1}}})),
+    )
+    .await;
+    assert!(message.contains("greater_than"), "{message}");
+
+    // The cap: 10,050 rows answer 10,000 results, then `incomplete`.
+    let db = emu
+        .send(V2025, Method::POST, "/v1/databases", json!({"parent": {"workspace": true}, "title": [{"text": {"content": "Big"}}], "initial_data_source": {"properties": {"Name": {"title": {}}, "N": {"number": {}}}}}))
+        .await;
+    let big = db["data_sources"][0]["id"].as_str().unwrap().to_string();
+    let generated = emu
+        .admin(
+            Method::POST,
+            &format!("/_emulator/data_sources/{big}/generate"),
+            json!({"count": 10_050}),
+        )
+        .await;
+    assert_eq!(generated["created"], 10_050);
+    let mut total = 0;
+    let mut cursor: Option<String> = None;
+    let last = loop {
+        let mut body = json!({"page_size": 100, "filter_properties": ["N"]});
+        if let Some(c) = &cursor {
+            body["start_cursor"] = json!(c);
+        }
+        let page = emu
+            .send(
+                V2025,
+                Method::POST,
+                &format!("/v1/data_sources/{big}/query?filter_properties=title"),
+                body,
+            )
+            .await;
+        total += page["results"].as_array().unwrap().len();
+        cursor = page["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break page;
+        }
+        assert_eq!(page["request_status"]["type"], "complete");
+    };
+    assert_eq!(total, 10_000);
+    assert_eq!(last["has_more"], false);
+    assert_eq!(
+        last["request_status"],
+        json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"})
+    );
+    // Splitting on created_time reaches the rest.
+    let oldest = emu
+        .send(V2025, Method::POST, &format!("/v1/data_sources/{big}/query"), json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}], "page_size": 100}))
+        .await;
+    let first_created = oldest["results"][99]["created_time"].as_str().unwrap();
+    let window = emu
+        .send(V2025, Method::POST, &format!("/v1/data_sources/{big}/query"), json!({"filter": {"timestamp": "created_time", "created_time": {"on_or_before": first_created}}}))
+        .await;
+    assert_eq!(window["results"].as_array().unwrap().len(), 100);
+    assert_eq!(window["request_status"]["type"], "complete");
+}
+
+#[tokio::test]
+async fn versions_differ_as_notion_does() {
+    let emu = Emu::start().await;
+    let contacts = emu.find(V2025, "People", "data_source").await;
+    let ds = emu
+        .get(V2025, &format!("/v1/data_sources/{contacts}"))
+        .await;
+    let contacts_db = ds["parent"]["database_id"].as_str().unwrap().to_string();
+    let db = emu
+        .get(V2025, &format!("/v1/databases/{contacts_db}"))
+        .await;
+    assert_eq!(db["data_sources"].as_array().unwrap().len(), 2);
+    assert!(db.get("properties").is_none());
+    // The classic calls fail on a database with two data sources.
+    for (method, path, body) in [
+        (Method::GET, format!("/v1/databases/{contacts_db}"), None),
+        (
+            Method::POST,
+            format!("/v1/databases/{contacts_db}/query"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            "/v1/pages".to_string(),
+            Some(json!({"parent": {"database_id": contacts_db}, "properties": {}})),
+        ),
+    ] {
+        let (status, code, _) = error_of(&emu, V2022, method, &path, body).await;
+        assert_eq!((status, code.as_str()), (400, "validation_error"), "{path}");
+    }
+    // Classic search says `database`; the new model says `data_source`.
+    let (_, code, _) = error_of(
+        &emu,
+        V2025,
+        Method::POST,
+        "/v1/search",
+        Some(json!({"filter": {"property": "object", "value": "database"}})),
+    )
+    .await;
+    assert_eq!(code, "validation_error");
+    let tasks_db = emu.find(V2022, "Tasks", "database").await;
+    let classic = emu.get(V2022, &format!("/v1/databases/{tasks_db}")).await;
+    assert!(classic["properties"]["Priority"]["select"]["options"].is_array());
+    let rows = emu
+        .send(
+            V2022,
+            Method::POST,
+            &format!("/v1/databases/{tasks_db}/query"),
+            json!({"page_size": 1}),
+        )
+        .await;
+    assert_eq!(rows["results"][0]["parent"]["type"], "database_id");
+    assert_eq!(rows["type"], "page_or_database");
+    assert_eq!(
+        error_of(
+            &emu,
+            V2022,
+            Method::GET,
+            &format!("/v1/data_sources/{contacts}"),
+            None
+        )
+        .await
+        .1,
+        "invalid_request_url"
+    );
+
+    // 2026-03-11 renames: `archived` → `in_trash`, `after` → `position`.
+    let handbook = emu.find(V2026, "Acme Handbook", "page").await;
+    let page = emu.send(V2026, Method::POST, "/v1/pages", json!({"parent": {"page_id": handbook}, "properties": {"title": {"title": [{"text": {"content": "Renames"}}]}}})).await;
+    let id = page["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        error_of(
+            &emu,
+            V2026,
+            Method::PATCH,
+            &format!("/v1/pages/{id}"),
+            Some(json!({"archived": true}))
+        )
+        .await
+        .1,
+        "validation_error"
+    );
+    let first = emu.send(V2026, Method::PATCH, &format!("/v1/blocks/{id}/children"), json!({"children": [{"paragraph": {"rich_text": [{"text": {"content": "one"}}]}}, {"paragraph": {"rich_text": [{"text": {"content": "three"}}]}}]})).await;
+    let one = first["results"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        error_of(
+            &emu,
+            V2026,
+            Method::PATCH,
+            &format!("/v1/blocks/{id}/children"),
+            Some(json!({"children": [], "after": one}))
+        )
+        .await
+        .1,
+        "validation_error"
+    );
+    emu.send(V2026, Method::PATCH, &format!("/v1/blocks/{id}/children"), json!({"children": [{"paragraph": {"rich_text": [{"text": {"content": "two"}}]}}], "position": {"type": "after_block", "after_block": {"id": one}}})).await;
+    emu.send(V2025, Method::PATCH, &format!("/v1/blocks/{id}/children"), json!({"children": [{"paragraph": {"rich_text": [{"text": {"content": "zero"}}]}}], "position": {"type": "start"}})).await;
+    let listed = emu.get(V2026, &format!("/v1/blocks/{id}/children")).await;
+    let texts: Vec<&str> = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            b["paragraph"]["rich_text"][0]["plain_text"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(texts, ["zero", "one", "two", "three"]);
+    let trashed = emu
+        .send(
+            V2026,
+            Method::PATCH,
+            &format!("/v1/pages/{id}"),
+            json!({"in_trash": true}),
+        )
+        .await;
+    assert_eq!(trashed["in_trash"], true);
+}
+
+#[tokio::test]
+async fn responses_carry_notions_quirks() {
+    let emu = Emu::start().await;
+    let tasks = emu.find(V2025, "Tasks", "data_source").await;
+    let rows = emu
+        .send(
+            V2025,
+            Method::POST,
+            &format!("/v1/data_sources/{tasks}/query"),
+            json!({"filter": {"property": "Name", "title": {"starts_with": "Task 01"}}}),
+        )
+        .await;
+    let row = &rows["results"][0];
+    assert!(
+        row["last_edited_time"]
+            .as_str()
+            .unwrap()
+            .ends_with(":00.000Z")
+    );
+    assert!(row["created_time"].as_str().unwrap().ends_with(":00.000Z"));
+    assert_eq!(
+        row["properties"]["Project"]["relation"]
+            .as_array()
+            .unwrap()
+            .len(),
+        25
+    );
+    assert_eq!(
+        row["properties"]["Notes"]["rich_text"]
+            .as_array()
+            .unwrap()
+            .len(),
+        25
+    );
+    let row_id = row["id"].as_str().unwrap();
+    let relation_id = row["properties"]["Project"]["id"].as_str().unwrap();
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => {
+                format!("/v1/pages/{row_id}/properties/{relation_id}?start_cursor={c}&page_size=7")
+            }
+            None => format!("/v1/pages/{row_id}/properties/{relation_id}?page_size=7"),
+        };
+        let page = emu.get(V2025, &path).await;
+        assert_eq!(page["property_item"]["type"], "relation");
+        all.extend(
+            page["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["relation"]["id"].clone()),
+        );
+        cursor = page["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+        assert!(
+            page["property_item"]["next_url"]
+                .as_str()
+                .unwrap()
+                .contains("start_cursor=")
+        );
+    }
+    assert_eq!(all.len(), 30);
+    assert_eq!(row["properties"]["Project count"]["rollup"]["number"], 30.0);
+    assert_eq!(
+        row["properties"]["Estimate (formula)"]["formula"]["number"],
+        1.0
+    );
+    assert!(row["properties"]["ID"]["unique_id"]["prefix"] == "TASK");
+
+    // Notion-hosted files: signed URLs that expire an hour from now.
+    let handbook = emu.find(V2025, "Acme Handbook", "page").await;
+    let blocks = emu
+        .get(V2025, &format!("/v1/blocks/{handbook}/children"))
+        .await;
+    let hosted = blocks["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "image" && b["image"]["type"] == "file")
+        .expect("a hosted image");
+    let expiry = chrono::DateTime::parse_from_rfc3339(
+        hosted["image"]["file"]["expiry_time"].as_str().unwrap(),
+    )
+    .unwrap();
+    let ahead = expiry
+        .signed_duration_since(chrono::Utc::now())
+        .num_minutes();
+    assert!((58..=60).contains(&ahead), "{ahead} minutes");
+    let url = hosted["image"]["file"]["url"].as_str().unwrap();
+    assert_eq!(emu.http.get(url).send().await.unwrap().status(), 200);
+    let expired = url.split("expires=").next().unwrap().to_string() + "expires=1";
+    assert_eq!(emu.http.get(expired).send().await.unwrap().status(), 403);
+
+    // A person editing in Notion moves the timestamps and the editor.
+    let row2 = rows["results"][0]["id"].as_str().unwrap();
+    let edited = emu
+        .admin(
+            Method::PATCH,
+            &format!("/_emulator/people/a0000000-0000-4000-8000-000000000003/pages/{row2}"),
+            json!({"properties": {"Done": {"checkbox": true}}}),
+        )
+        .await;
+    assert_eq!(
+        edited["last_edited_by"]["id"],
+        "a0000000-0000-4000-8000-000000000003"
+    );
+}
+
+#[tokio::test]
+async fn objects_not_shared_are_not_found() {
+    let emu = Emu::start().await;
+    let integration = emu
+        .admin(
+            Method::POST,
+            "/_emulator/integrations",
+            json!({"type": "internal", "name": "Narrow", "token": "ntn_narrow"}),
+        )
+        .await;
+    let handbook = emu.find(V2025, "Acme Handbook", "page").await;
+    let (status, body) = emu
+        .call_as(
+            "ntn_narrow",
+            V2025,
+            Method::GET,
+            &format!("/v1/pages/{handbook}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (404, "object_not_found")
+    );
+    let search = emu
+        .call_as(
+            "ntn_narrow",
+            V2025,
+            Method::POST,
+            "/v1/search",
+            Some(json!({})),
+        )
+        .await
+        .1;
+    assert_eq!(search["results"].as_array().unwrap().len(), 0);
+    emu.admin(
+        Method::POST,
+        "/_emulator/share",
+        json!({"integration_id": integration["id"], "object_ids": [handbook]}),
+    )
+    .await;
+    let (status, _) = emu
+        .call_as(
+            "ntn_narrow",
+            V2025,
+            Method::GET,
+            &format!("/v1/pages/{handbook}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Descendants are visible through the shared parent; unrelated roots are not.
+    let children = emu
+        .call_as(
+            "ntn_narrow",
+            V2025,
+            Method::GET,
+            &format!("/v1/blocks/{handbook}/children"),
+            None,
+        )
+        .await
+        .1;
+    let engineering = children["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "child_page")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        emu.call_as(
+            "ntn_narrow",
+            V2025,
+            Method::GET,
+            &format!("/v1/pages/{engineering}"),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    let tasks = emu.find(V2025, "Tasks", "data_source").await;
+    assert_eq!(
+        emu.call_as(
+            "ntn_narrow",
+            V2025,
+            Method::GET,
+            &format!("/v1/data_sources/{tasks}"),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    emu.admin(
+        Method::DELETE,
+        "/_emulator/share",
+        json!({"token": "ntn_narrow", "object_ids": [handbook]}),
+    )
+    .await;
+    assert_eq!(
+        emu.call_as(
+            "ntn_narrow",
+            V2025,
+            Method::GET,
+            &format!("/v1/pages/{handbook}"),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429_with_retry_after() {
+    let emu = Emu::start_with(notion_emulator::Config {
+        rate_limit: 3.0,
+        burst: 10,
+        ..Default::default()
+    })
+    .await;
+    let mut limited = 0;
+    let mut retry_after = None;
+    for _ in 0..15 {
+        let auth = format!("Bearer {TOKEN}");
+        let (status, headers, body) = emu
+            .raw(
+                Method::GET,
+                "/v1/users/me",
+                &[("authorization", &auth), ("notion-version", V2025)],
+                None,
+            )
+            .await;
+        if status == 429 {
+            limited += 1;
+            assert_eq!(
+                serde_json::from_slice::<Value>(&body).unwrap()["code"],
+                "rate_limited"
+            );
+            retry_after = headers
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+        }
+    }
+    assert!(limited >= 4, "{limited} of 15 were limited");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    // Another token has its own bucket.
+    emu.admin(
+        Method::POST,
+        "/_emulator/integrations",
+        json!({"type": "internal", "token": "ntn_other"}),
+    )
+    .await;
+    assert_eq!(
+        emu.call_as("ntn_other", V2025, Method::GET, "/v1/users/me", None)
+            .await
+            .0,
+        200
+    );
+    // Limits can be turned off at run time.
+    emu.admin(
+        Method::POST,
+        "/_emulator/settings",
+        json!({"rate_limit": 0}),
+    )
+    .await;
+    for _ in 0..20 {
+        assert_eq!(
+            emu.call(V2025, Method::GET, "/v1/users/me", None).await.0,
+            200
+        );
+    }
+}
+
+#[tokio::test]
+async fn injected_faults_and_request_counts() {
+    let emu = Emu::start().await;
+    emu.admin(
+        Method::POST,
+        "/_emulator/faults",
+        json!({"method": "GET", "path": "/v1/users", "status": 503, "count": 2}),
+    )
+    .await;
+    assert_eq!(
+        emu.call(V2025, Method::GET, "/v1/users", None).await.1["code"],
+        "service_unavailable"
+    );
+    assert_eq!(emu.call(V2025, Method::GET, "/v1/users", None).await.0, 503);
+    assert_eq!(emu.call(V2025, Method::GET, "/v1/users", None).await.0, 200);
+
+    emu.admin(
+        Method::POST,
+        "/_emulator/faults",
+        json!({"path": "/v1/users/{user_id}", "status": 502, "html": true, "count": 1}),
+    )
+    .await;
+    let auth = format!("Bearer {TOKEN}");
+    let (status, headers, body) = emu
+        .raw(
+            Method::GET,
+            "/v1/users/a0000000-0000-4000-8000-000000000001",
+            &[("authorization", &auth), ("notion-version", V2025)],
+            None,
+        )
+        .await;
+    assert_eq!(status, 502);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(String::from_utf8_lossy(&body).contains("<html>"));
+
+    emu.admin(
+        Method::POST,
+        "/_emulator/faults",
+        json!({"path": "/v1/search", "status": 429, "retry_after": 2, "count": 1}),
+    )
+    .await;
+    let (status, headers, _) = emu
+        .raw(
+            Method::POST,
+            "/v1/search",
+            &[("authorization", &auth), ("notion-version", V2025)],
+            Some(b"{}".to_vec()),
+        )
+        .await;
+    assert_eq!(
+        (status, headers["retry-after"].to_str().unwrap()),
+        (429, "2")
+    );
+
+    emu.admin(
+        Method::POST,
+        "/_emulator/faults",
+        json!({"path": "/v1/users/me", "drop_connection": true, "count": 1}),
+    )
+    .await;
+    let dropped = emu
+        .http
+        .get(format!("{}/v1/users/me", emu.base))
+        .header("authorization", &auth)
+        .header("notion-version", V2025)
+        .send()
+        .await;
+    assert!(dropped.is_err(), "the connection was dropped: {dropped:?}");
+    assert_eq!(
+        emu.call(V2025, Method::GET, "/v1/users/me", None).await.0,
+        200
+    );
+
+    emu.admin(
+        Method::POST,
+        "/_emulator/faults",
+        json!({"path": "/v1/users/me", "delay_ms": 300, "count": 1}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        emu.call(V2025, Method::GET, "/v1/users/me", None).await.0,
+        200
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+
+    let (status, _, _) = emu
+        .raw(
+            Method::POST,
+            "/_emulator/faults",
+            &[],
+            Some(br#"{"status": 500, "code": "made_up"}"#.to_vec()),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    let counts = emu
+        .admin(Method::GET, "/_emulator/requests", json!({}))
+        .await;
+    assert_eq!(counts["routes"]["GET /v1/users"], 3);
+    assert_eq!(counts["routes"]["GET /v1/users/me"], 3);
+    emu.admin(Method::DELETE, "/_emulator/requests", json!({}))
+        .await;
+    assert_eq!(
+        emu.admin(Method::GET, "/_emulator/requests", json!({}))
+            .await["total"],
+        0
+    );
+
+    // Reset brings the seed back.
+    let handbook = emu.find(V2025, "Acme Handbook", "page").await;
+    emu.send(
+        V2025,
+        Method::PATCH,
+        &format!("/v1/pages/{handbook}"),
+        json!({"in_trash": true}),
+    )
+    .await;
+    emu.admin(Method::POST, "/_emulator/reset", json!({})).await;
+    let fresh = emu.find(V2025, "Acme Handbook", "page").await;
+    assert_eq!(
+        emu.get(V2025, &format!("/v1/pages/{fresh}")).await["in_trash"],
+        false
+    );
+    emu.admin(Method::POST, "/_emulator/reset", json!({"seed": "empty"}))
+        .await;
+    let empty = emu.send(V2025, Method::POST, "/v1/search", json!({})).await;
+    assert_eq!(empty["results"].as_array().unwrap().len(), 0);
+}

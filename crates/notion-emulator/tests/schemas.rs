@@ -1,0 +1,666 @@
+//! Every response of every emulated endpoint, in each API version, validated against the
+//! JSON Schemas generated from the official SDK's types (5.26.0 for 2025-09-03 and
+//! 2026-03-11, 4.0.2 for 2022-06-28). Any mismatch fails the test with its path.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::Read as _;
+
+use jsonschema::{Registry, Validator};
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{Emu, V2022, V2025, V2026};
+
+const V5_MODULES: &[&str] = &[
+    "users",
+    "search",
+    "pages",
+    "blocks",
+    "databases",
+    "data-sources",
+    "comments",
+    "oauth",
+    "webhooks",
+];
+
+fn load(path: &str) -> Value {
+    let file = std::fs::File::open(format!(
+        "{}/tests/schemas/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("schema file exists");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .expect("schema file is gzip");
+    serde_json::from_str(&text).expect("schema file is JSON")
+}
+
+struct Checker {
+    registry: Registry<'static>,
+    validators: HashMap<String, Validator>,
+    failures: Vec<String>,
+    checked: usize,
+}
+
+impl Checker {
+    fn new() -> Self {
+        let mut builder = Registry::new()
+            .add("urn:notion:v4", load("sdk-4.0.2/api-endpoints.json.gz"))
+            .unwrap();
+        for module in V5_MODULES {
+            builder = builder
+                .add(
+                    format!("urn:notion:v5:{module}"),
+                    load(&format!("sdk-5.26.0/{module}.json.gz")),
+                )
+                .unwrap();
+        }
+        Checker {
+            registry: builder.prepare().expect("schemas prepare"),
+            validators: HashMap::new(),
+            failures: Vec::new(),
+            checked: 0,
+        }
+    }
+
+    /// Validates `value` as `ty`: from `module` in 5.26.0, or the single 4.0.2 document.
+    fn check(&mut self, version: &str, module: &str, ty: &str, value: &Value, what: &str) {
+        let uri = if version == V2022 {
+            format!("urn:notion:v4#/definitions/{ty}")
+        } else {
+            format!("urn:notion:v5:{module}#/definitions/{ty}")
+        };
+        if !self.validators.contains_key(&uri) {
+            let validator = jsonschema::options()
+                .with_registry(&self.registry)
+                .build(&json!({"$ref": uri}))
+                .unwrap_or_else(|e| panic!("{uri}: {e}"));
+            self.validators.insert(uri.clone(), validator);
+        }
+        self.checked += 1;
+        let validator = &self.validators[&uri];
+        if !validator.is_valid(value) {
+            let errors: Vec<String> = validator
+                .iter_errors(value)
+                .take(3)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
+            let text = value.to_string();
+            self.failures.push(format!(
+                "[{version}] {what} as {ty}: {}\n    value: {}",
+                errors.join(" | "),
+                &text[..text.len().min(600)]
+            ));
+        }
+    }
+}
+
+async fn walk_blocks(
+    emu: &Emu,
+    checker: &mut Checker,
+    version: &str,
+    parent: &str,
+    depth: usize,
+    seen: &mut Vec<String>,
+) {
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/blocks/{parent}/children?page_size=20&start_cursor={c}"),
+            None => format!("/v1/blocks/{parent}/children?page_size=20"),
+        };
+        let list = emu.get(version, &path).await;
+        checker.check(version, "blocks", "ListBlockChildrenResponse", &list, &path);
+        for block in list["results"].as_array().unwrap() {
+            let id = block["id"].as_str().unwrap().to_string();
+            if seen.contains(&id) {
+                continue;
+            }
+            seen.push(id.clone());
+            let single = emu.get(version, &format!("/v1/blocks/{id}")).await;
+            checker.check(
+                version,
+                "blocks",
+                "GetBlockResponse",
+                &single,
+                &format!("block {}", block["type"]),
+            );
+            if block["has_children"] == true && depth < 4 && block["type"] != "child_page" {
+                Box::pin(walk_blocks(emu, checker, version, &id, depth + 1, seen)).await;
+            }
+        }
+        cursor = list["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+}
+
+async fn read_everything(emu: &Emu, checker: &mut Checker, version: &str) {
+    let users = emu.get(version, "/v1/users?page_size=2").await;
+    checker.check(
+        version,
+        "users",
+        "ListUsersResponse",
+        &users,
+        "users page 1",
+    );
+    let next = users["next_cursor"].as_str().unwrap();
+    let users2 = emu
+        .get(version, &format!("/v1/users?start_cursor={next}"))
+        .await;
+    checker.check(
+        version,
+        "users",
+        "ListUsersResponse",
+        &users2,
+        "users page 2",
+    );
+    for user in users["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(users2["results"].as_array().unwrap())
+    {
+        let one = emu
+            .get(
+                version,
+                &format!("/v1/users/{}", user["id"].as_str().unwrap()),
+            )
+            .await;
+        checker.check(version, "users", "GetUserResponse", &one, "user");
+    }
+    let me = emu.get(version, "/v1/users/me").await;
+    checker.check(version, "users", "GetSelfResponse", &me, "users/me");
+
+    // Search everything, ten at a time.
+    let mut cursor: Option<String> = None;
+    let mut found = Vec::new();
+    loop {
+        let mut body = json!({"page_size": 10});
+        if let Some(c) = &cursor {
+            body["start_cursor"] = json!(c);
+        }
+        let page = emu.send(version, Method::POST, "/v1/search", body).await;
+        checker.check(version, "search", "SearchResponse", &page, "search");
+        found.extend(page["results"].as_array().unwrap().iter().cloned());
+        cursor = page["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert!(found.len() > 40, "search found {} objects", found.len());
+
+    let mut seen_blocks = Vec::new();
+    for object in &found {
+        let id = object["id"].as_str().unwrap();
+        match object["object"].as_str().unwrap() {
+            "page" => {
+                let page = emu.get(version, &format!("/v1/pages/{id}")).await;
+                checker.check(
+                    version,
+                    "pages",
+                    "GetPageResponse",
+                    &page,
+                    &format!("page {}", support::title_of(&page)),
+                );
+                if object["parent"]["type"] != "data_source_id"
+                    && object["parent"]["type"] != "database_id"
+                {
+                    walk_blocks(emu, checker, version, id, 0, &mut seen_blocks).await;
+                }
+            }
+            "data_source" => {
+                let ds = emu.get(version, &format!("/v1/data_sources/{id}")).await;
+                checker.check(
+                    version,
+                    "data-sources",
+                    "GetDataSourceResponse",
+                    &ds,
+                    "data source",
+                );
+                let query = emu
+                    .send(
+                        version,
+                        Method::POST,
+                        &format!("/v1/data_sources/{id}/query"),
+                        json!({"page_size": 5}),
+                    )
+                    .await;
+                checker.check(
+                    version,
+                    "data-sources",
+                    "QueryDataSourceResponse",
+                    &query,
+                    "data source query",
+                );
+                let templates = emu
+                    .get(version, &format!("/v1/data_sources/{id}/templates"))
+                    .await;
+                checker.check(
+                    version,
+                    "data-sources",
+                    "ListDataSourceTemplatesResponse",
+                    &templates,
+                    "templates",
+                );
+                let database = ds["parent"]["database_id"].as_str().unwrap();
+                let db = emu.get(version, &format!("/v1/databases/{database}")).await;
+                checker.check(version, "databases", "GetDatabaseResponse", &db, "database");
+            }
+            "database" => {
+                let db = emu.get(version, &format!("/v1/databases/{id}")).await;
+                checker.check(version, "databases", "GetDatabaseResponse", &db, "database");
+                let query = emu
+                    .send(
+                        version,
+                        Method::POST,
+                        &format!("/v1/databases/{id}/query"),
+                        json!({"page_size": 5}),
+                    )
+                    .await;
+                checker.check(
+                    version,
+                    "databases",
+                    "QueryDatabaseResponse",
+                    &query,
+                    "database query",
+                );
+            }
+            other => panic!("search returned a {other}"),
+        }
+    }
+    assert!(
+        seen_blocks.len() > 40,
+        "walked {} blocks",
+        seen_blocks.len()
+    );
+
+    // Every property of the row with long values, through the property-item endpoint.
+    let kind = if version == V2022 {
+        "database"
+    } else {
+        "data_source"
+    };
+    let tasks = emu.find(version, "Tasks", kind).await;
+    let query_path = if version == V2022 {
+        format!("/v1/databases/{tasks}/query")
+    } else {
+        format!("/v1/data_sources/{tasks}/query")
+    };
+    let rows = emu
+        .send(
+            version,
+            Method::POST,
+            &query_path,
+            json!({"filter": {"property": "Name", "title": {"starts_with": "Task 01"}}}),
+        )
+        .await;
+    let row = &rows["results"][0];
+    assert_eq!(
+        row["properties"]["Project"]["relation"]
+            .as_array()
+            .unwrap()
+            .len(),
+        25,
+        "relations are cut at 25"
+    );
+    for (name, prop) in row["properties"].as_object().unwrap() {
+        let pid = prop["id"].as_str().unwrap();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!(
+                    "/v1/pages/{}/properties/{pid}?page_size=10&start_cursor={c}",
+                    row["id"].as_str().unwrap()
+                ),
+                None => format!(
+                    "/v1/pages/{}/properties/{pid}?page_size=10",
+                    row["id"].as_str().unwrap()
+                ),
+            };
+            let item = emu.get(version, &path).await;
+            checker.check(
+                version,
+                "pages",
+                "GetPagePropertyResponse",
+                &item,
+                &format!("property item {name}"),
+            );
+            cursor = item["next_cursor"].as_str().map(str::to_string);
+            if cursor.is_none() {
+                break;
+            }
+        }
+    }
+
+    let handbook = emu.find(version, "Acme Handbook", "page").await;
+    let comments = emu
+        .get(version, &format!("/v1/comments?block_id={handbook}"))
+        .await;
+    checker.check(
+        version,
+        "comments",
+        "ListCommentsResponse",
+        &comments,
+        "comments",
+    );
+    assert!(!comments["results"].as_array().unwrap().is_empty());
+}
+
+async fn write_everything(emu: &Emu, checker: &mut Checker, version: &str) {
+    let classic = version == V2022;
+    let trash_key = if version == V2026 {
+        "in_trash"
+    } else {
+        "archived"
+    };
+    let handbook = emu.find(version, "Acme Handbook", "page").await;
+    let tasks = emu
+        .find(
+            version,
+            "Tasks",
+            if classic { "database" } else { "data_source" },
+        )
+        .await;
+    let parent = if classic {
+        json!({"database_id": tasks})
+    } else {
+        json!({"data_source_id": tasks})
+    };
+    let row = emu
+        .send(
+            version,
+            Method::POST,
+            "/v1/pages",
+            json!({
+                "parent": parent,
+                "icon": {"emoji": "🐛"},
+                "properties": {
+                    "Name": {"title": [{"text": {"content": "Schema test row"}}]},
+                    "Priority": {"select": {"name": "P9"}},
+                    "Estimate": {"number": 3},
+                    "Due": {"date": {"start": "2026-12-24T10:00:00Z", "end": null}},
+                },
+                "children": [{"paragraph": {"rich_text": [{"text": {"content": "Body"}}]}}],
+            }),
+        )
+        .await;
+    checker.check(version, "pages", "CreatePageResponse", &row, "create row");
+    let row_id = row["id"].as_str().unwrap();
+    let updated = emu
+        .send(version, Method::PATCH, &format!("/v1/pages/{row_id}"), json!({"properties": {"Done": {"checkbox": true}}, "cover": {"external": {"url": "https://images.example.com/c.png"}}}))
+        .await;
+    checker.check(
+        version,
+        "pages",
+        "UpdatePageResponse",
+        &updated,
+        "update row",
+    );
+    let trashed = emu
+        .send(
+            version,
+            Method::PATCH,
+            &format!("/v1/pages/{row_id}"),
+            json!({trash_key: true}),
+        )
+        .await;
+    checker.check(
+        version,
+        "pages",
+        "UpdatePageResponse",
+        &trashed,
+        "trash row",
+    );
+    assert_eq!(trashed["in_trash"], true);
+
+    let child = emu
+        .send(version, Method::POST, "/v1/pages", json!({"parent": {"page_id": handbook}, "properties": {"title": {"title": [{"text": {"content": "Child"}}]}}}))
+        .await;
+    checker.check(
+        version,
+        "pages",
+        "CreatePageResponse",
+        &child,
+        "create child page",
+    );
+    let child_id = child["id"].as_str().unwrap();
+    let appended = emu
+        .send(
+            version,
+            Method::PATCH,
+            &format!("/v1/blocks/{child_id}/children"),
+            json!({"children": [
+                {"heading_2": {"rich_text": [{"text": {"content": "Title"}}]}},
+                {"to_do": {"rich_text": [{"text": {"content": "Item"}}], "checked": false}},
+                {"code": {"rich_text": [{"text": {"content": "select 1"}}], "language": "sql"}},
+            ]}),
+        )
+        .await;
+    checker.check(
+        version,
+        "blocks",
+        "AppendBlockChildrenResponse",
+        &appended,
+        "append",
+    );
+    let todo = appended["results"][1]["id"].as_str().unwrap();
+    let block = emu
+        .send(
+            version,
+            Method::PATCH,
+            &format!("/v1/blocks/{todo}"),
+            json!({"to_do": {"checked": true}}),
+        )
+        .await;
+    checker.check(
+        version,
+        "blocks",
+        "UpdateBlockResponse",
+        &block,
+        "update block",
+    );
+    assert_eq!(block["to_do"]["checked"], true);
+    let deleted = emu
+        .call(version, Method::DELETE, &format!("/v1/blocks/{todo}"), None)
+        .await
+        .1;
+    checker.check(
+        version,
+        "blocks",
+        "DeleteBlockResponse",
+        &deleted,
+        "delete block",
+    );
+
+    let comment = emu
+        .send(
+            version,
+            Method::POST,
+            "/v1/comments",
+            json!({"parent": {"page_id": child_id}, "rich_text": [{"text": {"content": "Nice"}}]}),
+        )
+        .await;
+    checker.check(
+        version,
+        "comments",
+        "CreateCommentResponse",
+        &comment,
+        "create comment",
+    );
+
+    let create_db = if classic {
+        json!({"parent": {"page_id": child_id}, "title": [{"text": {"content": "Inventory"}}], "properties": {"Item": {"title": {}}, "Count": {"number": {}}}})
+    } else {
+        json!({"parent": {"page_id": child_id}, "title": [{"text": {"content": "Inventory"}}], "initial_data_source": {"properties": {"Item": {"title": {}}, "Count": {"number": {}}}}})
+    };
+    let db = emu
+        .send(version, Method::POST, "/v1/databases", create_db)
+        .await;
+    checker.check(
+        version,
+        "databases",
+        "CreateDatabaseResponse",
+        &db,
+        "create database",
+    );
+    let db_id = db["id"].as_str().unwrap();
+    let db_patch = if classic {
+        json!({"title": [{"text": {"content": "Stock"}}], "properties": {"Count": {"name": "Quantity"}}})
+    } else {
+        json!({"title": [{"text": {"content": "Stock"}}]})
+    };
+    let db2 = emu
+        .send(
+            version,
+            Method::PATCH,
+            &format!("/v1/databases/{db_id}"),
+            db_patch,
+        )
+        .await;
+    checker.check(
+        version,
+        "databases",
+        "UpdateDatabaseResponse",
+        &db2,
+        "update database",
+    );
+    if !classic {
+        let ds = emu
+            .send(version, Method::POST, "/v1/data_sources", json!({"parent": {"database_id": db_id}, "title": [{"text": {"content": "Archive"}}], "properties": {"Name": {"title": {}}}}))
+            .await;
+        checker.check(
+            version,
+            "data-sources",
+            "CreateDataSourceResponse",
+            &ds,
+            "create data source",
+        );
+        let ds2 = emu
+            .send(
+                version,
+                Method::PATCH,
+                &format!("/v1/data_sources/{}", ds["id"].as_str().unwrap()),
+                json!({"properties": {"Kept": {"checkbox": {}}}}),
+            )
+            .await;
+        checker.check(
+            version,
+            "data-sources",
+            "UpdateDataSourceResponse",
+            &ds2,
+            "update data source",
+        );
+        let moved = emu
+            .send(
+                version,
+                Method::POST,
+                &format!("/v1/pages/{child_id}/move"),
+                json!({"parent": {"page_id": handbook}}),
+            )
+            .await;
+        checker.check(version, "pages", "MovePageResponse", &moved, "move page");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_matches_the_sdk_schemas() {
+    let emu = Emu::start().await;
+    let mut checker = Checker::new();
+    for version in [V2022, V2025, V2026] {
+        read_everything(&emu, &mut checker, version).await;
+        write_everything(&emu, &mut checker, version).await;
+    }
+
+    // OAuth responses do not depend on the version.
+    let redirect = "http://127.0.0.1:9/callback";
+    let (status, headers, _) = emu
+        .raw(Method::GET, &format!("/v1/oauth/authorize?client_id=emulator-client-id&response_type=code&owner=user&redirect_uri={redirect}&state=s1"), &[], None)
+        .await;
+    assert_eq!(status, 302);
+    let location = headers["location"].to_str().unwrap().to_string();
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let basic = format!(
+        "Basic {}",
+        base64_encode("emulator-client-id:emulator-client-secret")
+    );
+    let post = |path: &'static str, body: Value| {
+        let basic = basic.clone();
+        let emu = &emu;
+        async move {
+            let (status, _, bytes) = emu
+                .raw(
+                    Method::POST,
+                    path,
+                    &[("authorization", &basic)],
+                    Some(serde_json::to_vec(&body).unwrap()),
+                )
+                .await;
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&bytes));
+            serde_json::from_slice::<Value>(&bytes).unwrap()
+        }
+    };
+    let token = post(
+        "/v1/oauth/token",
+        json!({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect}),
+    )
+    .await;
+    let introspect = post(
+        "/v1/oauth/introspect",
+        json!({"token": token["access_token"]}),
+    )
+    .await;
+    let revoke = post("/v1/oauth/revoke", json!({"token": token["access_token"]})).await;
+    for version in [V2022, V2025] {
+        checker.check(
+            version,
+            "oauth",
+            "OauthTokenResponse",
+            &token,
+            "oauth token",
+        );
+        checker.check(
+            version,
+            "oauth",
+            "OauthIntrospectResponse",
+            &introspect,
+            "oauth introspect",
+        );
+        checker.check(
+            version,
+            "oauth",
+            "OauthRevokeResponse",
+            &revoke,
+            "oauth revoke",
+        );
+    }
+
+    assert!(
+        checker.checked > 300,
+        "only {} responses were checked",
+        checker.checked
+    );
+    assert!(
+        checker.failures.is_empty(),
+        "{} of {} responses do not match the schemas:\n{}",
+        checker.failures.len(),
+        checker.checked,
+        checker.failures.join("\n")
+    );
+    emu.running.shutdown().await;
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

@@ -1,0 +1,173 @@
+//! Shared test harness: a real emulator on a loopback port and a small HTTP client.
+#![allow(dead_code)]
+
+use notion_emulator::{Config, RunningEmulator, Seed};
+use reqwest::Method;
+use serde_json::Value;
+
+pub const TOKEN: &str = "ntn_emulator_demo";
+
+pub struct Emu {
+    pub running: RunningEmulator,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Emu {
+    /// The demo workspace with rate limits off.
+    pub async fn start() -> Emu {
+        Self::start_with(Config {
+            rate_limit: 0.0,
+            ..Config::default()
+        })
+        .await
+    }
+
+    pub async fn start_empty() -> Emu {
+        Self::start_with(Config {
+            rate_limit: 0.0,
+            seed: Seed::Empty,
+            ..Config::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(config: Config) -> Emu {
+        let running = notion_emulator::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("emulator starts");
+        let base = running.base_url();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Emu {
+            running,
+            base,
+            http,
+        }
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.expect("request is answered");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.bytes().await.unwrap().to_vec())
+    }
+
+    /// A Notion API call with the demo token.
+    pub async fn call(
+        &self,
+        version: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.call_as(TOKEN, version, method, path, body).await
+    }
+
+    pub async fn call_as(
+        &self,
+        token: &str,
+        version: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let auth = format!("Bearer {token}");
+        let (status, _, bytes) = self
+            .raw(
+                method,
+                path,
+                &[("authorization", &auth), ("notion-version", version)],
+                body.map(|b| serde_json::to_vec(&b).unwrap()),
+            )
+            .await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn get(&self, version: &str, path: &str) -> Value {
+        let (status, body) = self.call(version, Method::GET, path, None).await;
+        assert_eq!(
+            status, 200,
+            "GET {path} ({version}) answered {status}: {body}"
+        );
+        body
+    }
+
+    pub async fn send(&self, version: &str, method: Method, path: &str, body: Value) -> Value {
+        let (status, out) = self.call(version, method.clone(), path, Some(body)).await;
+        assert_eq!(
+            status, 200,
+            "{method} {path} ({version}) answered {status}: {out}"
+        );
+        out
+    }
+
+    pub async fn admin(&self, method: Method, path: &str, body: Value) -> Value {
+        let (status, _, bytes) = self
+            .raw(
+                method.clone(),
+                path,
+                &[],
+                Some(serde_json::to_vec(&body).unwrap()),
+            )
+            .await;
+        let out: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        assert_eq!(
+            status, 200,
+            "admin {method} {path} answered {status}: {out}"
+        );
+        out
+    }
+
+    /// Searches by title and returns the first hit's id.
+    pub async fn find(&self, version: &str, title: &str, object: &str) -> String {
+        let result = self
+            .send(version, Method::POST, "/v1/search", serde_json::json!({"query": title, "filter": {"property": "object", "value": object}}))
+            .await;
+        result["results"]
+            .as_array()
+            .and_then(|r| r.iter().find(|x| title_of(x) == title))
+            .and_then(|x| x["id"].as_str())
+            .unwrap_or_else(|| panic!("no {object} titled {title}"))
+            .to_string()
+    }
+}
+
+pub fn title_of(object: &Value) -> String {
+    let rich = if object["object"] == "page" {
+        object["properties"]
+            .as_object()
+            .and_then(|p| p.values().find(|v| v["type"] == "title"))
+            .map(|v| v["title"].clone())
+            .unwrap_or_default()
+    } else {
+        object["title"].clone()
+    };
+    rich.as_array()
+        .map(|a| a.iter().filter_map(|t| t["plain_text"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+pub const V2022: &str = "2022-06-28";
+pub const V2025: &str = "2025-09-03";
+pub const V2026: &str = "2026-03-11";
