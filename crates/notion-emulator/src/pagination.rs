@@ -115,13 +115,16 @@ pub fn slice<T: Clone>(scope: &str, items: &[T], page: PageRequest) -> Slice<T> 
 
 /// The list envelope every list endpoint answers with.
 pub fn envelope(kind: &str, results: Vec<Value>, next_cursor: Option<String>) -> Value {
-    let mut out = json!({
-        "object": "list",
-        "results": results,
-        "next_cursor": next_cursor,
-        "has_more": next_cursor.is_some(),
-        "type": kind,
-    });
-    out[kind] = json!({});
-    out
+    // Built by hand: `json!` would deep-copy `results` through serialisation.
+    let mut out = Map::new();
+    out.insert("object".into(), json!("list"));
+    out.insert("results".into(), Value::Array(results));
+    out.insert("has_more".into(), Value::Bool(next_cursor.is_some()));
+    out.insert(
+        "next_cursor".into(),
+        next_cursor.map_or(Value::Null, Value::String),
+    );
+    out.insert("type".into(), json!(kind));
+    out.insert(kind.into(), json!({}));
+    Value::Object(out)
 }

@@ -308,47 +308,40 @@ impl Webhooks {
     /// returns how many were attempted.
     pub async fn deliver_due(&self, force: bool) -> usize {
         let now = Instant::now();
-        let mut batch: Vec<(usize, String, String, Vec<u8>)> = {
+        let (mut batch, shuffle) = {
             let mut inner = self.lock();
             let subs = inner.subscriptions.clone();
-            inner
+            let mut shuffle = false;
+            let batch: Vec<(Uuid, String, String, u64, Vec<u8>)> = inner
                 .deliveries
                 .iter_mut()
-                .enumerate()
-                .filter(|(_, d)| d.state == "pending" && (force || d.due <= now))
-                .filter_map(|(i, d)| {
+                .filter(|d| d.state == "pending" && (force || d.due <= now))
+                .filter_map(|d| {
                     let sub = subs.iter().find(|s| s.id == d.subscription)?;
+                    shuffle |= sub.shuffle;
                     d.attempts += 1;
                     if !d.handshake {
                         d.payload["attempt_number"] = json!(d.attempts);
                     }
                     // Far in the future while in flight, so a concurrent call does not resend it.
                     d.due = now + Duration::from_secs(3600);
+                    let body = serde_json::to_vec(&d.payload).unwrap_or_default();
                     Some((
-                        i,
+                        d.event_id,
                         sub.url.clone(),
                         sub.verification_token.clone(),
-                        serde_json::to_vec(&d.payload).unwrap_or_default(),
+                        sub.retry_base_ms,
+                        body,
                     ))
                 })
-                .collect()
-        };
-        if batch.is_empty() {
-            return 0;
-        }
-        let shuffle = {
-            let inner = self.lock();
-            batch.iter().any(|(i, ..)| {
-                inner.subscriptions.iter().any(|s| {
-                    s.shuffle && Some(s.id) == inner.deliveries.get(*i).map(|d| d.subscription)
-                })
-            })
+                .collect();
+            (batch, shuffle)
         };
         if shuffle {
             batch.shuffle(&mut rand::rng());
         }
         let attempted = batch.len();
-        for (index, url, secret, body) in batch {
+        for (event_id, url, secret, retry_base, body) in batch {
             let result = self
                 .client()
                 .post(&url)
@@ -360,15 +353,8 @@ impl Webhooks {
                 .await;
             let status = result.as_ref().ok().map(|r| r.status().as_u16());
             let mut inner = self.lock();
-            let retry_base = {
-                let sub_id = inner.deliveries.get(index).map(|d| d.subscription);
-                inner
-                    .subscriptions
-                    .iter()
-                    .find(|s| Some(s.id) == sub_id)
-                    .map_or(1000, |s| s.retry_base_ms)
-            };
-            let Some(delivery) = inner.deliveries.get_mut(index) else {
+            let Some(delivery) = inner.deliveries.iter_mut().find(|d| d.event_id == event_id)
+            else {
                 continue;
             };
             delivery.last_status = status;
