@@ -385,12 +385,12 @@ async fn add_fault(State(emulator): Shared, body: Bytes) -> Response {
         let value = v::parse_body(&body)?;
         let rule: FaultRule = serde_json::from_value(value)
             .map_err(|e| NotionError::validation(format!("body failed validation: {e}")))?;
-        if let Some(code) = &rule.code {
-            if crate::faults::known_code(code).is_none() {
-                return Err(NotionError::validation(format!(
-                    "body.code should be one of Notion's error codes, instead was `{code}`."
-                )));
-            }
+        if let Some(code) = &rule.code
+            && crate::faults::known_code(code).is_none()
+        {
+            return Err(NotionError::validation(format!(
+                "body.code should be one of Notion's error codes, instead was `{code}`."
+            )));
         }
         if rule.status.is_some_and(|s| !(100..=599).contains(&s)) {
             return Err(NotionError::validation(

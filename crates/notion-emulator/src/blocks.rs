@@ -511,16 +511,15 @@ fn check_structure(
                 }
             }
         }
-        "column_list" => {
-            if children.len() < 2
+        "column_list"
+            if (children.len() < 2
                 || children
                     .iter()
-                    .any(|c| c.kind != "column" || c.children.is_empty())
-            {
-                return Err(NotionError::body_validation(format!(
-                    "{path}.children should hold at least 2 columns, each with at least one child."
-                )));
-            }
+                    .any(|c| c.kind != "column" || c.children.is_empty())) =>
+        {
+            return Err(NotionError::body_validation(format!(
+                "{path}.children should hold at least 2 columns, each with at least one child."
+            )));
         }
         "synced_block" if !content["synced_from"].is_null() && !children.is_empty() => {
             return Err(NotionError::body_validation(format!(
@@ -589,21 +588,20 @@ pub fn update_content(
                     }
                 }
             }
-            if MEDIA_TYPES.contains(&kind) || kind == "bookmark" || kind == "embed" {
-                if let Some(items) = request
+            if (MEDIA_TYPES.contains(&kind) || kind == "bookmark" || kind == "embed")
+                && let Some(items) = request
                     .get("caption")
                     .filter(|_| !body.contains_key("caption"))
                     .cloned()
-                {
-                    request.insert(
-                        "caption".into(),
-                        json!(
-                            items
-                                .as_array()
-                                .map(|a| a.iter().map(to_request_rich_text).collect::<Vec<_>>())
-                        ),
-                    );
-                }
+            {
+                request.insert(
+                    "caption".into(),
+                    json!(
+                        items
+                            .as_array()
+                            .map(|a| a.iter().map(to_request_rich_text).collect::<Vec<_>>())
+                    ),
+                );
             }
             let mut out = parse_content(ws, kind, &request, path)?;
             if kind == "table_row" {

@@ -116,10 +116,10 @@ impl Faults {
             if rule.count == Some(0) {
                 continue;
             }
-            if let Some(p) = rule.probability {
-                if rng.random::<f64>() >= p {
-                    continue;
-                }
+            if let Some(p) = rule.probability
+                && rng.random::<f64>() >= p
+            {
+                continue;
             }
             if let Some(c) = rule.count.as_mut() {
                 *c -= 1;

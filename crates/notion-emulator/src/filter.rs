@@ -442,7 +442,7 @@ fn check(subject: &Subject, op: &str, operand: &Value, actor: Option<&str>) -> b
             let wanted = crate::ids::parse(&wanted)
                 .map(|u| u.to_string())
                 .unwrap_or(wanted);
-            let has = names.iter().any(|n| *n == wanted);
+            let has = names.contains(&wanted);
             match op {
                 "contains" => has,
                 "does_not_contain" => !has,

@@ -89,10 +89,7 @@ pub fn from_body(scope: &str, body: &Map<String, Value>) -> ApiResult<PageReques
         Some(c) => Some(v::string(Some(c), "body.start_cursor")?),
     };
     let raw = body.get("page_size");
-    let size = match raw {
-        None => None,
-        Some(n) => Some(n.as_u64().map(|n| n as usize).unwrap_or(0)),
-    };
+    let size = raw.map(|n| n.as_u64().map(|n| n as usize).unwrap_or(0));
     let raw_text = raw.map(|r| r.to_string());
     parse(scope, "body", cursor, size, raw_text.as_deref())
 }

@@ -418,10 +418,11 @@ fn parse_rollup_config(input: &SchemaInput<'_>, raw: &Value, path: &str) -> ApiR
 /// The schema entry rendered for a data source (or a 2022-06-28 database).
 pub fn render_schema(p: &PropertySchema, version: ApiVersion) -> Value {
     let mut config = p.config.clone();
-    if p.kind == "relation" && !version.has_data_sources() {
-        if let Some(map) = config.as_object_mut() {
-            map.remove("data_source_id");
-        }
+    if p.kind == "relation"
+        && !version.has_data_sources()
+        && let Some(map) = config.as_object_mut()
+    {
+        map.remove("data_source_id");
     }
     let mut out = json!({"id": p.id, "name": p.name, "type": p.kind});
     if version.has_data_sources() {
@@ -524,19 +525,16 @@ pub fn write_value(
         }
         "relation" => {
             let items = v::array(Some(inner), &vpath, 100)?;
-            if !version.has_data_sources() {
-                if let Some(db) = schema.config["database_id"]
+            if !version.has_data_sources()
+                && let Some(db) = schema.config["database_id"]
                     .as_str()
                     .and_then(crate::ids::parse)
-                {
-                    if ws
-                        .databases
-                        .get(&db)
-                        .is_some_and(|d| d.data_sources.len() > 1)
-                    {
-                        return Err(multiple_sources_error(db));
-                    }
-                }
+                && ws
+                    .databases
+                    .get(&db)
+                    .is_some_and(|d| d.data_sources.len() > 1)
+            {
+                return Err(multiple_sources_error(db));
             }
             let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {

@@ -275,10 +275,13 @@ async fn the_oauth_dance() {
     );
 }
 
+/// One request a receiver got: headers, parsed body, raw body.
+type Received = (HeaderMap, Value, Vec<u8>);
+
 /// A webhook receiver on loopback that records what it gets and fails on request.
 #[derive(Clone, Default)]
 struct Receiver {
-    got: Arc<Mutex<Vec<(HeaderMap, Value, Vec<u8>)>>>,
+    got: Arc<Mutex<Vec<Received>>>,
     fail_next: Arc<Mutex<u32>>,
 }
 
@@ -308,7 +311,7 @@ impl Receiver {
         format!("http://{addr}/hook")
     }
 
-    fn events(&self) -> Vec<(HeaderMap, Value, Vec<u8>)> {
+    fn events(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 }

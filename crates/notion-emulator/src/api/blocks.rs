@@ -74,13 +74,13 @@ pub(crate) fn parse_new_children(
 fn check_links(ws: &Workspace, caller: &Caller, block: &NewBlock) -> ApiResult<()> {
     if block.kind == "link_to_page" {
         for key in ["page_id", "database_id"] {
-            if let Some(id) = block.content[key].as_str().and_then(crate::ids::parse) {
-                if ws.kind_of(id).is_none() || !caller.can_see(ws, id) {
-                    return Err(NotionError::not_found(
-                        if key == "page_id" { "page" } else { "database" },
-                        id,
-                    ));
-                }
+            if let Some(id) = block.content[key].as_str().and_then(crate::ids::parse)
+                && (ws.kind_of(id).is_none() || !caller.can_see(ws, id))
+            {
+                return Err(NotionError::not_found(
+                    if key == "page_id" { "page" } else { "database" },
+                    id,
+                ));
             }
         }
     }

@@ -124,11 +124,11 @@ fn link_dual_relations(ws: &mut Workspace, ds_id: Id) {
                                "dual_property": {"synced_property_id": prop_id, "synced_property_name": prop_name}}),
             });
         }
-        if let Some(ds) = ws.data_sources.get_mut(&ds_id) {
-            if let Some(p) = ds.properties.iter_mut().find(|p| p.id == prop_id) {
-                p.config["dual_property"] =
-                    json!({"synced_property_id": synced_id, "synced_property_name": synced_name});
-            }
+        if let Some(ds) = ws.data_sources.get_mut(&ds_id)
+            && let Some(p) = ds.properties.iter_mut().find(|p| p.id == prop_id)
+        {
+            p.config["dual_property"] =
+                json!({"synced_property_id": synced_id, "synced_property_name": synced_name});
         }
     }
 }
@@ -502,15 +502,15 @@ pub fn update_database(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiRe
         link_dual_relations(&mut ws, ds_id);
     }
     if let Some(parent) = new_parent {
-        if let Parent::Page { id: old } | Parent::Block { id: old } = db.parent {
-            if let Some(list) = ws.children_mut(old) {
-                list.retain(|c| *c != id);
-            }
+        if let Parent::Page { id: old } | Parent::Block { id: old } = db.parent
+            && let Some(list) = ws.children_mut(old)
+        {
+            list.retain(|c| *c != id);
         }
-        if let Parent::Page { id: new } | Parent::Block { id: new } = parent {
-            if let Some(list) = ws.children_mut(new) {
-                list.push(id);
-            }
+        if let Parent::Page { id: new } | Parent::Block { id: new } = parent
+            && let Some(list) = ws.children_mut(new)
+        {
+            list.push(id);
         }
         events.push(Event::new(
             "database.moved",
@@ -543,29 +543,28 @@ pub fn update_database(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiRe
     if let Some(locked) = is_locked {
         d.is_locked = locked;
     }
-    if let Some(trash) = trash {
-        if trash != d.in_trash {
-            d.in_trash = trash;
-            events.push(Event::new(
-                if trash {
-                    "database.deleted"
-                } else {
-                    "database.undeleted"
-                },
-                "database",
-                id,
-                caller.actor,
-                json!({}),
-            ));
-        }
+    if let Some(trash) = trash
+        && trash != d.in_trash
+    {
+        d.in_trash = trash;
+        events.push(Event::new(
+            if trash {
+                "database.deleted"
+            } else {
+                "database.undeleted"
+            },
+            "database",
+            id,
+            caller.actor,
+            json!({}),
+        ));
     }
     d.stamps.touch(now, caller.actor);
-    if classic {
-        if let Some(t) = title {
-            if let Some(ds) = ws.data_sources.get_mut(&db.data_sources[0]) {
-                ds.title = t;
-            }
-        }
+    if classic
+        && let Some(t) = title
+        && let Some(ds) = ws.data_sources.get_mut(&db.data_sources[0])
+    {
+        ds.title = t;
     }
     emulator.webhooks.emit(&ws, events);
     Ok(render::database(

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, RawPathParams, RawQuery, Request, State};
+use axum::body::Body;
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -145,49 +145,64 @@ impl Req {
 
 pub type Handler = fn(&Emulator, &Caller, &Req) -> ApiResult<Value>;
 
-/// Adapts a plain handler into an axum one that parses ids, query and JSON body.
+/// One parsed request with its caller: path ids, query pairs and JSON body.
+pub struct Parsed {
+    caller: Caller,
+    req: Req,
+}
+
+impl axum::extract::FromRequest<Arc<Emulator>> for Parsed {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, _state: &Arc<Emulator>) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| NotionError::unauthorized().into_response())?;
+        let params = <RawPathParams as axum::extract::FromRequestParts<()>>::from_request_parts(
+            &mut parts,
+            &(),
+        )
+        .await
+        .map_err(|_| NotionError::invalid_request_url().into_response())?;
+        let params = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let query = match parts.uri.query() {
+            Some(q) => serde_urlencoded::from_str(q)
+                .map_err(|_| NotionError::invalid_request_url().into_response())?,
+            None => Vec::new(),
+        };
+        // The gate already capped the body's size.
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map_err(|_| NotionError::invalid_json().into_response())?;
+        let body = if parts.method == Method::GET || parts.method == Method::DELETE {
+            Value::Null
+        } else {
+            validate::parse_body(&bytes).map_err(IntoResponse::into_response)?
+        };
+        Ok(Parsed {
+            caller,
+            req: Req {
+                params,
+                query,
+                body,
+            },
+        })
+    }
+}
+
+/// Adapts a plain handler into an axum one.
 fn h(
     handler: Handler,
-) -> impl Fn(
-    State<Arc<Emulator>>,
-    axum::Extension<Caller>,
-    RawPathParams,
-    RawQuery,
-    Method,
-    Bytes,
-) -> std::future::Ready<Response>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
-    move |State(emulator), axum::Extension(caller), params, RawQuery(query), method, body| {
-        let result = (|| {
-            let params = params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            let query = match &query {
-                Some(q) => {
-                    serde_urlencoded::from_str(q).map_err(|_| NotionError::invalid_request_url())?
-                }
-                None => Vec::new(),
-            };
-            let body = if method == Method::GET || method == Method::DELETE {
-                Value::Null
-            } else {
-                validate::parse_body(&body)?
-            };
-            handler(
-                &emulator,
-                &caller,
-                &Req {
-                    params,
-                    query,
-                    body,
-                },
-            )
-        })();
-        std::future::ready(match result {
+) -> impl Fn(State<Arc<Emulator>>, Parsed) -> std::future::Ready<Response> + Clone + Send + Sync + 'static
+{
+    move |State(emulator), parsed| {
+        std::future::ready(match handler(&emulator, &parsed.caller, &parsed.req) {
             Ok(value) => json_response(&value),
             Err(e) => e.into_response(),
         })

@@ -314,20 +314,20 @@ pub(crate) fn create_page(
         )?),
         None => None,
     };
-    if let Parent::DataSource { id: ds_id, .. } = parent {
-        if let Some(ds) = ws.data_sources.get_mut(&ds_id) {
-            for prop in ds.properties.iter().filter(|p| p.kind == "unique_id") {
-                ds.next_unique_id += 1;
-                values.insert(prop.id.clone(), json!({"number": ds.next_unique_id}));
-            }
-            ds.rows.push(id);
+    if let Parent::DataSource { id: ds_id, .. } = parent
+        && let Some(ds) = ws.data_sources.get_mut(&ds_id)
+    {
+        for prop in ds.properties.iter().filter(|p| p.kind == "unique_id") {
+            ds.next_unique_id += 1;
+            values.insert(prop.id.clone(), json!({"number": ds.next_unique_id}));
         }
+        ds.rows.push(id);
     }
-    if let Some(template_id) = template {
-        if let Some(t) = ws.pages.get(&template_id) {
-            for (k, val) in &t.properties {
-                values.entry(k.clone()).or_insert_with(|| val.clone());
-            }
+    if let Some(template_id) = template
+        && let Some(t) = ws.pages.get(&template_id)
+    {
+        for (k, val) in &t.properties {
+            values.entry(k.clone()).or_insert_with(|| val.clone());
         }
     }
     let page = Page {
@@ -351,10 +351,10 @@ pub(crate) fn create_page(
         }
         Parent::Workspace => {
             ws.roots.push(id);
-            if let Some(token) = &caller.token {
-                if let Some(grant) = ws.grants.get_mut(token) {
-                    grant.shared.insert(id);
-                }
+            if let Some(token) = &caller.token
+                && let Some(grant) = ws.grants.get_mut(token)
+            {
+                grant.shared.insert(id);
             }
         }
         Parent::DataSource { .. } => {}
