@@ -1,0 +1,93 @@
+//! Encryption of secrets at rest (credentials, client secrets, webhook secrets) with
+//! AES-256-GCM under the operator's `FERRY_ENCRYPTION_KEY`.
+//!
+//! A sealed value is `v1:` followed by base64 of a fresh 96-bit nonce and the ciphertext, so a
+//! value never repeats for the same plaintext and the format can change with a new prefix.
+
+use aes_gcm::aead::{Aead, Generate, KeyInit};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::StoreError;
+
+const PREFIX: &str = "v1:";
+const NONCE_LEN: usize = 12;
+
+#[derive(Clone)]
+pub struct Cipher {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cipher(..)")
+    }
+}
+
+impl Cipher {
+    /// From the base64 text of 32 bytes, as `FERRY_ENCRYPTION_KEY` holds it.
+    pub fn from_base64(text: &str) -> Result<Self, StoreError> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| StoreError::Key("FERRY_ENCRYPTION_KEY is not valid base64".into()))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+            StoreError::Key(format!(
+                "FERRY_ENCRYPTION_KEY must decode to 32 bytes, not {}",
+                b.len()
+            ))
+        })?;
+        Ok(Self {
+            cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(bytes)),
+        })
+    }
+
+    /// A new random key, as base64 text.
+    pub fn generate_key() -> String {
+        STANDARD.encode(Key::<Aes256Gcm>::generate())
+    }
+
+    pub fn seal(&self, plaintext: &str) -> String {
+        let nonce = Nonce::generate();
+        let sealed = self
+            .cipher
+            .encrypt(&nonce, plaintext.as_bytes())
+            .expect("AES-GCM encryption does not fail for in-memory input");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        format!("{PREFIX}{}", STANDARD.encode(out))
+    }
+
+    pub fn open(&self, sealed: &str) -> Result<String, StoreError> {
+        let body = sealed.strip_prefix(PREFIX).ok_or(StoreError::Decrypt)?;
+        let raw = STANDARD.decode(body).map_err(|_| StoreError::Decrypt)?;
+        if raw.len() < NONCE_LEN {
+            return Err(StoreError::Decrypt);
+        }
+        let (nonce, ciphertext) = raw.split_at(NONCE_LEN);
+        let nonce = Nonce::try_from(nonce).map_err(|_| StoreError::Decrypt)?;
+        let plain = self
+            .cipher
+            .decrypt(&nonce, ciphertext)
+            .map_err(|_| StoreError::Decrypt)?;
+        String::from_utf8(plain).map_err(|_| StoreError::Decrypt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_and_opens() {
+        let cipher = Cipher::from_base64(&Cipher::generate_key()).unwrap();
+        let a = cipher.seal("ntn_secret");
+        let b = cipher.seal("ntn_secret");
+        assert_ne!(a, b, "a fresh nonce each time");
+        assert!(!a.contains("ntn_secret"));
+        assert_eq!(cipher.open(&a).unwrap(), "ntn_secret");
+        let other = Cipher::from_base64(&Cipher::generate_key()).unwrap();
+        assert!(other.open(&a).is_err(), "another key cannot open it");
+        assert!(Cipher::from_base64("c2hvcnQ=").is_err());
+    }
+}
