@@ -92,6 +92,30 @@ impl Store {
         Ok(())
     }
 
+    /// Inserts a batch of new operations in one transaction.
+    pub async fn insert_operations(&self, ops: &[Operation]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let sql =
+            format!("INSERT INTO operations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        for op in ops {
+            sqlx::query(self.sql(&sql))
+                .bind(&op.id)
+                .bind(&op.environment_id)
+                .bind(&op.kind)
+                .bind(&op.status)
+                .bind(&op.integration_key)
+                .bind(&op.connection_id)
+                .bind(&op.message)
+                .bind(op.exchanges.to_string())
+                .bind(&op.started_at)
+                .bind(&op.ended_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn operation(
         &self,
         environment_id: &str,
