@@ -1,5 +1,5 @@
--- Ferry's core tables. Written once for SQLite and PostgreSQL: only TEXT, BIGINT and BOOLEAN
--- columns; ids are UUID text; timestamps are fixed-width RFC 3339 UTC text, so they sort.
+-- Ferry's core tables. Written once for SQLite and PostgreSQL: only TEXT and BIGINT
+-- columns (booleans are 0/1); ids are UUID text; timestamps are fixed-width RFC 3339 UTC text, so they sort.
 
 CREATE TABLE environments (
     id TEXT PRIMARY KEY,
@@ -20,7 +20,7 @@ CREATE TABLE integrations (
     client_secret_enc TEXT,
     webhook_secret_enc TEXT,
     integration_config TEXT NOT NULL,
-    forward_webhooks BOOLEAN NOT NULL,
+    forward_webhooks BIGINT NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     UNIQUE (environment_id, unique_key)

@@ -36,7 +36,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<Integration> {
         client_secret_enc: row.try_get("client_secret_enc")?,
         webhook_secret_enc: row.try_get("webhook_secret_enc")?,
         config: json_col(&row.try_get::<String, _>("integration_config")?)?,
-        forward_webhooks: row.try_get("forward_webhooks")?,
+        forward_webhooks: row.try_get::<i64, _>("forward_webhooks")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -64,7 +64,7 @@ impl Store {
         .bind(&integration.client_secret_enc)
         .bind(&integration.webhook_secret_enc)
         .bind(integration.config.to_string())
-        .bind(integration.forward_webhooks)
+        .bind(i64::from(integration.forward_webhooks))
         .bind(&integration.created_at)
         .bind(&integration.updated_at)
         .execute(&self.pool)
@@ -120,7 +120,7 @@ impl Store {
         .bind(&integration.client_secret_enc)
         .bind(&integration.webhook_secret_enc)
         .bind(integration.config.to_string())
-        .bind(integration.forward_webhooks)
+        .bind(i64::from(integration.forward_webhooks))
         .bind(now())
         .bind(&integration.id)
         .execute(&self.pool)

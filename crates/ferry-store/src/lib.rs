@@ -1,8 +1,8 @@
 //! Ferry's persistence: one code path over SQLite (the default, a file) and PostgreSQL
 //! (several processes), migrations for both, and encryption of secrets at rest.
 //!
-//! Queries are written once with `?` placeholders and only portable column types (TEXT,
-//! BIGINT, BOOLEAN); [`Store::sql`] rewrites placeholders for PostgreSQL. Secrets are sealed
+//! Queries are written once with `?` placeholders and only portable column types (TEXT and
+//! BIGINT); [`Store::sql`] rewrites placeholders for PostgreSQL. Secrets are sealed
 //! with [`Cipher`] before they reach a query and opened only by the engine when used.
 
 pub mod connections;

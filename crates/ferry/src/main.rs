@@ -1,9 +1,10 @@
 //! The `ferry` command line: the entry point for every process Ferry runs.
-//!
-//! Today it runs the bundled Notion emulator; the server commands (`serve`, `demo`,
-//! `migrate`) arrive with the server core.
+
+mod demo;
+mod start;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -17,12 +18,28 @@ use notion_emulator::Seed;
     about = "Self-hosted product-integrations server (first provider: Notion)"
 )]
 struct Cli {
+    /// A TOML file of settings (see ferry.example.toml); FERRY_* environment variables win over it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server: API, OAuth callback, proxy and background work.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Run the server on a fresh SQLite database with the bundled Notion emulator, and print
+    /// commands to try.
+    Demo,
+    /// Re-encrypt every stored secret under a new FERRY_ENCRYPTION_KEY.
+    RotateEncryptionKey {
+        /// The new key (base64 of 32 bytes); a random one when absent.
+        #[arg(long)]
+        new_key: Option<String>,
+    },
     /// Run a local, stateful emulator of the Notion API (for tests, demos and benchmarks).
     NotionEmulator(EmulatorArgs),
 }
@@ -48,14 +65,24 @@ struct EmulatorArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // One TLS provider for every outbound HTTPS client in the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,ferry=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
         Command::NotionEmulator(args) => run_emulator(args).await,
+        Command::Serve => start::serve(cli.config.as_deref()).await,
+        Command::Migrate => start::migrate(cli.config.as_deref()).await,
+        Command::Demo => demo::run().await,
+        Command::RotateEncryptionKey { new_key } => {
+            start::rotate_key(cli.config.as_deref(), new_key).await
+        }
     }
 }
 
