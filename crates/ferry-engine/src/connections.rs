@@ -305,12 +305,17 @@ impl Engine {
             .send()
             .await;
         let limit = self.settings.log_body_limit;
+        // The authorization code is a one-time secret; other secrets are redacted by name.
+        let mut logged = body.clone();
+        if logged.get("code").is_some() {
+            logged["code"] = json!("[redacted]");
+        }
         let mut exchange = json!({
             "method": "POST",
             "url": endpoints.token_url,
             "attempt": 1,
             "request_headers": {"authorization": "[redacted]", "content-type": "application/json"},
-            "request_body": body_for_log(body.to_string().as_bytes(), limit),
+            "request_body": body_for_log(logged.to_string().as_bytes(), limit),
         });
         let response = match sent {
             Ok(r) => r,

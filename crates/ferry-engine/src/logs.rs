@@ -63,7 +63,6 @@ fn redact_json(value: &mut Value) {
                 let k = key.to_ascii_lowercase();
                 if k.contains("token")
                     || k.contains("secret")
-                    || k == "code"
                     || k == "code_verifier"
                     || k == "password"
                 {

@@ -1,0 +1,967 @@
+//! Ferry's server against the real Notion emulator, on SQLite and PostgreSQL: keys and
+//! environments, providers, integrations, connections, the OAuth dance and its failures,
+//! the proxy under faults, and operation logs.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{Backend, Harness, KEY, backends};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_environments() {
+    for backend in backends() {
+        let h = Harness::start(backend).await;
+        let (status, _, body) = h
+            .request(Method::GET, "/integrations", None, &[], None)
+            .await;
+        assert_eq!(status, 401, "{backend:?}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
+            "unknown_account"
+        );
+        let (status, _, _) = h
+            .request(
+                Method::GET,
+                "/integrations",
+                Some("not-the-key-at-all"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(status, 401);
+        // The key is stored hashed, never in clear.
+        let stored: Vec<String> = sqlx::query_scalar("SELECT secret_key_hash FROM environments")
+            .fetch_all(&h.engine.store.pool)
+            .await
+            .unwrap();
+        assert!(stored.iter().all(|s| s != KEY && s.len() == 64));
+
+        // A second environment's key sees only its own data.
+        h.engine
+            .store
+            .create_environment("prod", "prod-secret-key-0123456789")
+            .await
+            .unwrap();
+        h.notion_integration("emulator-client-secret").await;
+        let (status, _, body) = h
+            .request(
+                Method::GET,
+                "/integrations",
+                Some("prod-secret-key-0123456789"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["data"],
+            json!([])
+        );
+        let (status, _, _) = h
+            .request(
+                Method::GET,
+                "/integrations/notion",
+                Some("prod-secret-key-0123456789"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(status, 404);
+        h.import_demo_connection("c1").await;
+        let (status, _, _) = h
+            .request(
+                Method::GET,
+                "/connections/c1?provider_config_key=notion",
+                Some("prod-secret-key-0123456789"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(status, 404);
+        let (status, _, _) = h
+            .request(
+                Method::GET,
+                "/proxy/v1/users/me",
+                Some("prod-secret-key-0123456789"),
+                &[("Connection-Id", "c1"), ("Provider-Config-Key", "notion")],
+                None,
+            )
+            .await;
+        assert_eq!(status, 404);
+        h.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_and_integrations() {
+    for backend in backends() {
+        let h = Harness::start(backend).await;
+        let providers = h.ok(Method::GET, "/providers", None).await;
+        let notion = &providers["data"][0];
+        assert_eq!(notion["name"], "notion");
+        assert_eq!(
+            notion["authorization_url"],
+            format!("{}/v1/oauth/authorize", h.emulator.base_url())
+        );
+        assert_eq!(notion["authorization_method"], "header");
+        assert_eq!(notion["body_format"], "json");
+        assert_eq!(
+            h.ok(Method::GET, "/providers/notion", None).await["data"]["proxy"]["base_url"],
+            h.emulator.base_url()
+        );
+        assert_eq!(h.api(Method::GET, "/providers/slack", None).await.0, 404);
+
+        h.notion_integration("emulator-client-secret").await;
+        let (status, dup) = h
+            .api(
+                Method::POST,
+                "/integrations",
+                Some(json!({"provider": "notion", "unique_key": "notion"})),
+            )
+            .await;
+        assert_eq!(
+            (status, dup["error"]["code"].as_str()),
+            (409, Some("duplicate_integration")),
+            "{backend:?}"
+        );
+        let (status, bad) = h
+            .api(
+                Method::POST,
+                "/integrations",
+                Some(json!({"provider": "nope", "unique_key": "x"})),
+            )
+            .await;
+        assert_eq!(
+            (status, bad["error"]["code"].as_str()),
+            (400, Some("invalid_provider"))
+        );
+        let (status, bad) = h
+            .api(
+                Method::POST,
+                "/integrations",
+                Some(json!({"provider": "notion", "unique_key": "bad key!"})),
+            )
+            .await;
+        assert_eq!(
+            (status, bad["error"]["code"].as_str()),
+            (400, Some("invalid_body"))
+        );
+        let (status, bad) = h.api(Method::POST, "/integrations", Some(json!({"provider": "notion", "unique_key": "n2", "integration_config": {"rate_limit": -1}}))).await;
+        assert_eq!(
+            (status, bad["error"]["code"].as_str()),
+            (400, Some("invalid_body"))
+        );
+        let (status, bad) = h
+            .api(Method::POST, "/integrations", Some(json!({"provider": 3})))
+            .await;
+        assert_eq!(
+            (status, bad["error"]["code"].as_str()),
+            (400, Some("invalid_body"))
+        );
+
+        let list = h.ok(Method::GET, "/integrations", None).await;
+        assert_eq!(list["data"].as_array().unwrap().len(), 1);
+        assert!(list["data"][0].get("credentials").is_none());
+        let with = h
+            .ok(
+                Method::GET,
+                "/integrations/notion?include=credentials&include=webhook",
+                None,
+            )
+            .await;
+        assert_eq!(
+            with["data"]["credentials"]["client_secret"],
+            "emulator-client-secret"
+        );
+        assert!(
+            with["data"]["webhook_url"]
+                .as_str()
+                .unwrap()
+                .contains("/webhook/")
+        );
+        // The client secret is encrypted at rest.
+        let sealed: String = sqlx::query_scalar("SELECT client_secret_enc FROM integrations")
+            .fetch_one(&h.engine.store.pool)
+            .await
+            .unwrap();
+        assert!(sealed.starts_with("v1:") && !sealed.contains("emulator-client-secret"));
+
+        let updated = h.ok(Method::PATCH, "/integrations/notion", Some(json!({"display_name": "Notion (work)", "integration_config": {"notion_version": "2022-06-28"}}))).await;
+        assert_eq!(updated["data"]["display_name"], "Notion (work)");
+        assert_eq!(
+            updated["data"]["integration_config"]["notion_version"],
+            "2022-06-28"
+        );
+        h.ok(Method::DELETE, "/integrations/notion", None).await;
+        assert_eq!(
+            h.api(Method::GET, "/integrations/notion", None).await.0,
+            404
+        );
+        assert_eq!(
+            h.api(Method::DELETE, "/integrations/notion", None).await.0,
+            404
+        );
+        h.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_crud_and_metadata() {
+    for backend in backends() {
+        let h = Harness::start(backend).await;
+        h.notion_integration("emulator-client-secret").await;
+        for (id, user) in [("a", "alice"), ("b", "bob"), ("c", "alice")] {
+            h.ok(Method::POST, "/connections", Some(json!({
+                "provider_config_key": "notion",
+                "connection_id": id,
+                "credentials": {"type": "OAUTH2", "access_token": format!("ntn_token_{id}"), "refresh_token": format!("nrt_{id}")},
+                "end_user": {"id": user},
+                "metadata": {"n": 1},
+            })))
+            .await;
+        }
+        let (status, bad) = h.api(Method::POST, "/connections", Some(json!({"provider_config_key": "missing", "credentials": {"type": "OAUTH2", "access_token": "x"}}))).await;
+        assert_eq!(
+            (status, bad["error"]["code"].as_str()),
+            (404, Some("unknown_provider_config")),
+            "{backend:?}"
+        );
+        let (status, _) = h
+            .api(
+                Method::POST,
+                "/connections",
+                Some(json!({"provider_config_key": "notion"})),
+            )
+            .await;
+        assert_eq!(status, 400);
+
+        let all = h.ok(Method::GET, "/connections", None).await;
+        assert_eq!(all["connections"].as_array().unwrap().len(), 3);
+        let alice = h
+            .ok(Method::GET, "/connections?endUserId=alice", None)
+            .await;
+        assert_eq!(alice["connections"].as_array().unwrap().len(), 2);
+        let one = h
+            .ok(
+                Method::GET,
+                "/connections?connectionId=b&integrationId=notion",
+                None,
+            )
+            .await;
+        assert_eq!(one["connections"][0]["connection_id"], "b");
+        let paged = h.ok(Method::GET, "/connections?limit=2&page=1", None).await;
+        assert_eq!(paged["connections"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            h.ok(Method::GET, "/connections?search=B", None).await["connections"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            h.api(Method::GET, "/connections?limit=0", None).await.0,
+            400
+        );
+
+        let full = h
+            .ok(
+                Method::GET,
+                "/connections/a?provider_config_key=notion",
+                None,
+            )
+            .await;
+        assert_eq!(full["credentials"]["access_token"], "ntn_token_a");
+        assert!(
+            full["credentials"].get("refresh_token").is_none(),
+            "hidden unless asked"
+        );
+        let with_refresh = h
+            .ok(
+                Method::GET,
+                "/connections/a?provider_config_key=notion&refresh_token=true",
+                None,
+            )
+            .await;
+        assert_eq!(with_refresh["credentials"]["refresh_token"], "nrt_a");
+        assert_eq!(
+            h.api(
+                Method::GET,
+                "/connections/zzz?provider_config_key=notion",
+                None
+            )
+            .await
+            .1["error"]["code"],
+            "unknown_connection"
+        );
+        assert_eq!(
+            h.api(Method::GET, "/connections/a", None).await.1["error"]["code"],
+            "missing_provider_config_key"
+        );
+        let sealed: Vec<String> = sqlx::query_scalar("SELECT credentials_enc FROM connections")
+            .fetch_all(&h.engine.store.pool)
+            .await
+            .unwrap();
+        assert!(
+            sealed
+                .iter()
+                .all(|s| s.starts_with("v1:") && !s.contains("ntn_token"))
+        );
+
+        let patched = h
+            .ok(
+                Method::PATCH,
+                "/connections/a?provider_config_key=notion",
+                Some(json!({"end_user": {"id": "carol"}, "tags": {"plan": "pro"}})),
+            )
+            .await;
+        assert_eq!(patched["end_user"]["id"], "carol");
+        assert_eq!(patched["tags"]["plan"], "pro");
+
+        h.ok(Method::POST, "/connections/metadata", Some(json!({"connection_id": ["a", "b"], "provider_config_key": "notion", "metadata": {"x": 1}}))).await;
+        h.ok(Method::PATCH, "/connections/metadata", Some(json!({"connection_id": "a", "provider_config_key": "notion", "metadata": {"y": 2}}))).await;
+        assert_eq!(
+            h.ok(
+                Method::GET,
+                "/connections/a?provider_config_key=notion",
+                None
+            )
+            .await["metadata"],
+            json!({"x": 1, "y": 2})
+        );
+        assert_eq!(
+            h.ok(
+                Method::GET,
+                "/connections/b?provider_config_key=notion",
+                None
+            )
+            .await["metadata"],
+            json!({"x": 1})
+        );
+        let (status, _) = h.api(Method::POST, "/connections/metadata", Some(json!({"connection_id": "nope", "provider_config_key": "notion", "metadata": {}}))).await;
+        assert_eq!(status, 404);
+
+        h.ok(
+            Method::DELETE,
+            "/connections/c?provider_config_key=notion",
+            None,
+        )
+        .await;
+        assert_eq!(
+            h.api(
+                Method::GET,
+                "/connections/c?provider_config_key=notion",
+                None
+            )
+            .await
+            .0,
+            404
+        );
+        h.finish().await;
+    }
+}
+
+fn assert_page(status: u16, page: &str, want_status: u16, want: &str) {
+    assert_eq!(status, want_status, "{page}");
+    assert!(page.contains(want), "expected `{want}` in {page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oauth_dance_against_the_emulator() {
+    for backend in backends() {
+        let h = Harness::start(backend).await;
+        h.notion_integration("emulator-client-secret").await;
+
+        // The authorize URL carries the state and PKCE.
+        let token = h.connect_session("alice").await;
+        let (status, headers, _) = h
+            .request(
+                Method::GET,
+                &format!("/oauth/connect/notion?connect_session_token={token}"),
+                None,
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(status, 302);
+        let location = headers["location"].to_str().unwrap();
+        for part in [
+            "response_type=code",
+            "owner=user",
+            "code_challenge_method=S256",
+            "code_challenge=",
+            "state=",
+            "client_id=emulator-client-id",
+        ] {
+            assert!(location.contains(part), "{part} in {location}");
+        }
+        assert!(headers["set-cookie"].to_str().unwrap().contains("HttpOnly"));
+
+        // The good path.
+        let (status, page) = h.oauth(&token, "", true).await;
+        assert_page(status, &page, 200, "AUTHORIZATION_SUCEEDED");
+        let list = h
+            .ok(Method::GET, "/connections?endUserId=alice", None)
+            .await;
+        assert_eq!(
+            list["connections"].as_array().unwrap().len(),
+            1,
+            "{backend:?}"
+        );
+        let id = list["connections"][0]["connection_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(page.contains(&id));
+        let conn = h
+            .ok(
+                Method::GET,
+                &format!("/connections/{id}?provider_config_key=notion&refresh_token=true"),
+                None,
+            )
+            .await;
+        assert_eq!(conn["connection_config"]["workspace_name"], "Acme Inc.");
+        assert!(conn["connection_config"]["workspace_id"].is_string());
+        assert!(conn["connection_config"]["bot_id"].is_string());
+        assert_eq!(conn["connection_config"]["owner"]["type"], "user");
+        assert_eq!(conn["credentials"]["raw"]["token_type"], "bearer");
+        let access = conn["credentials"]["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // The token works through the proxy.
+        let (status, _, _) = h
+            .request(
+                Method::GET,
+                "/proxy/v1/users/me",
+                Some(KEY),
+                &[("Connection-Id", &id), ("Provider-Config-Key", "notion")],
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+
+        // The same person again updates the same connection.
+        let again = h.connect_session("alice").await;
+        let (status, _) = h.oauth(&again, "", true).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            h.ok(Method::GET, "/connections", None).await["connections"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // force_refresh rotates the token (the emulator issues refresh tokens).
+        let refreshed = h
+            .ok(
+                Method::GET,
+                &format!("/connections/{id}?provider_config_key=notion&force_refresh=true"),
+                None,
+            )
+            .await;
+        assert_ne!(refreshed["credentials"]["access_token"], access.as_str());
+        let logs = h.ok(Method::GET, "/logs?type=token_refresh", None).await;
+        assert_eq!(logs["data"][0]["status"], "success");
+        assert_eq!(
+            logs["data"][0]["exchanges"][0]["request_headers"]["authorization"],
+            "[redacted]"
+        );
+
+        // Denied: a clear page, a failed auth log, no connection.
+        let denied = h.connect_session("bob").await;
+        let (status, page) = h.oauth(&denied, "&deny=1", true).await;
+        assert_page(status, &page, 400, "denied");
+        // Missing state cookie.
+        let no_cookie = h.connect_session("bob").await;
+        let (status, page) = h.oauth(&no_cookie, "", false).await;
+        assert_page(status, &page, 400, "state_cookie_mismatch");
+        assert_eq!(
+            h.ok(Method::GET, "/connections?endUserId=bob", None).await["connections"],
+            json!([])
+        );
+
+        // A reused callback (the state is single-use) and a forged state.
+        let reuse = h.connect_session("carol").await;
+        let (_, headers, _) = h
+            .request(
+                Method::GET,
+                &format!("/oauth/connect/notion?connect_session_token={reuse}"),
+                None,
+                &[],
+                None,
+            )
+            .await;
+        let cookie = headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let at_notion = h
+            .http
+            .get(headers["location"].to_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let callback = at_notion.headers()["location"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let first = h
+            .http
+            .get(&callback)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(first.status(), 200);
+        let second = h
+            .http
+            .get(&callback)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(second.status(), 400);
+        assert!(second.text().await.unwrap().contains("invalid_state"));
+        let forged = h
+            .http
+            .get(format!(
+                "{}/oauth/callback?code=abc&state=00000000-0000-4000-8000-000000000000",
+                h.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 400);
+        let (status, _, _) = h
+            .request(
+                Method::GET,
+                "/oauth/connect/notion?connect_session_token=nango_connect_session_bogus",
+                None,
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(status, 401);
+
+        // A wrong client secret fails at the token exchange, and the exchange is logged.
+        h.ok(Method::PATCH, "/integrations/notion", Some(json!({"credentials": {"type": "OAUTH2", "client_id": "emulator-client-id", "client_secret": "wrong"}}))).await;
+        let wrong = h.connect_session("dave").await;
+        let (status, page) = h.oauth(&wrong, "", true).await;
+        assert_page(status, &page, 400, "token_request_failed");
+        let failed = h
+            .ok(Method::GET, "/logs?type=auth&status=failed", None)
+            .await;
+        let failures: Vec<&Value> = failed["data"].as_array().unwrap().iter().collect();
+        // Denied, missing cookie and wrong secret; a reused or forged state has no session to fail.
+        assert_eq!(failures.len(), 3, "{failed}");
+        let exchange = failures
+            .iter()
+            .find(|f| f["message"].as_str().unwrap().contains("401"))
+            .unwrap();
+        assert_eq!(exchange["exchanges"][0]["status"], 401);
+        assert_eq!(
+            exchange["exchanges"][0]["request_body"]["code"],
+            "[redacted]"
+        );
+        assert_eq!(
+            exchange["exchanges"][0]["response_body"]["code"], "unauthorized",
+            "Notion's error code stays readable"
+        );
+        assert_eq!(
+            h.ok(Method::GET, "/connections?endUserId=dave", None).await["connections"],
+            json!([])
+        );
+        h.finish().await;
+    }
+}
+
+async fn proxy(
+    h: &Harness,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut all = vec![("Connection-Id", "demo"), ("Provider-Config-Key", "notion")];
+    all.extend_from_slice(headers);
+    h.request(method, &format!("/proxy{path}"), Some(KEY), &all, body)
+        .await
+}
+
+async fn last_proxy_log(h: &Harness) -> Value {
+    h.ok(Method::GET, "/logs?type=proxy&limit=1", None).await["data"][0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_with_headers_and_faults() {
+    for backend in backends() {
+        let h = Harness::start(backend).await;
+        h.notion_integration("emulator-client-secret").await;
+        h.import_demo_connection("demo").await;
+
+        let (status, _, body) = proxy(&h, Method::GET, "/v1/users?page_size=2", &[], None).await;
+        assert_eq!(status, 200, "{backend:?}: {body}");
+        let users: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(users["results"].as_array().unwrap().len(), 2);
+        // The integration's default version is 2025-09-03; the caller can override it.
+        let (_, _, body) = proxy(
+            &h,
+            Method::POST,
+            "/v1/search",
+            &[],
+            Some(json!({"page_size": 1})),
+        )
+        .await;
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["type"],
+            "page_or_data_source"
+        );
+        let (_, _, body) = proxy(
+            &h,
+            Method::POST,
+            "/v1/search",
+            &[("Nango-Proxy-Notion-Version", "2022-06-28")],
+            Some(json!({"page_size": 1})),
+        )
+        .await;
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["type"],
+            "page_or_database"
+        );
+        // Notion's own errors pass through untouched.
+        let (status, _, body) = proxy(
+            &h,
+            Method::GET,
+            "/v1/pages/00000000-0000-4000-8000-00000000beef",
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["code"],
+            "object_not_found"
+        );
+        // A write with a body.
+        let (status, _, body) = proxy(&h, Method::POST, "/v1/comments", &[], Some(json!({"parent": {"page_id": "00000000-0000-4000-8000-00000000beef"}, "rich_text": []}))).await;
+        assert_eq!(status, 404, "{body}");
+
+        // Header contract errors.
+        let (status, _, body) = h
+            .request(
+                Method::GET,
+                "/proxy/v1/users",
+                Some(KEY),
+                &[("Provider-Config-Key", "notion")],
+                None,
+            )
+            .await;
+        assert_eq!(
+            (
+                status,
+                serde_json::from_str::<Value>(&body).unwrap()["error"]["code"].clone()
+            ),
+            (400, json!("missing_headers"))
+        );
+        let (status, _, _) = h
+            .request(
+                Method::GET,
+                "/proxy/v1/users",
+                Some(KEY),
+                &[
+                    ("Provider-Config-Key", "notion"),
+                    ("Connection-Id", "nobody"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(status, 404);
+        let (status, _, body) = proxy(
+            &h,
+            Method::GET,
+            "/v1/users",
+            &[("Base-Url-Override", "https://evil.example.com")],
+            None,
+        )
+        .await;
+        assert_eq!(
+            (
+                status,
+                serde_json::from_str::<Value>(&body).unwrap()["error"]["code"].clone()
+            ),
+            (403, json!("base_url_override_not_allowed"))
+        );
+        let (status, _, _) = proxy(
+            &h,
+            Method::GET,
+            "/v1/users/me",
+            &[("Base-Url-Override", &h.emulator.base_url())],
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "the provider's own host is allowed");
+        let (status, _, _) =
+            proxy(&h, Method::GET, "/v1/users", &[("Retries", "many")], None).await;
+        assert_eq!(status, 400);
+
+        // A 429 with Retry-After: waited out and retried; the caller sees 200.
+        h.emulator_admin(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"path": "/v1/users/me", "status": 429, "retry_after": 1, "count": 1}),
+        )
+        .await;
+        let (status, _, _) = proxy(&h, Method::GET, "/v1/users/me", &[], None).await;
+        assert_eq!(status, 200);
+        let log = last_proxy_log(&h).await;
+        let attempts = log["exchanges"].as_array().unwrap();
+        assert_eq!(attempts.len(), 2);
+        assert_eq!(
+            (
+                attempts[0]["status"].as_u64(),
+                attempts[1]["status"].as_u64()
+            ),
+            (Some(429), Some(200))
+        );
+        assert!(attempts[1]["waited_ms"].as_u64().unwrap() >= 950, "{log}");
+        assert_eq!(
+            attempts[0]["request_headers"]["authorization"],
+            "[redacted]"
+        );
+
+        // 503s: retried for GET when asked, never for POST.
+        h.emulator_admin(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"method": "GET", "path": "/v1/users", "status": 503, "count": 2}),
+        )
+        .await;
+        let (status, _, _) = proxy(&h, Method::GET, "/v1/users", &[("Retries", "2")], None).await;
+        assert_eq!(status, 200);
+        let statuses: Vec<u64> = last_proxy_log(&h).await["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["status"].as_u64().unwrap())
+            .collect();
+        assert_eq!(statuses, [503, 503, 200]);
+        h.emulator_admin(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"method": "POST", "path": "/v1/search", "status": 503, "count": 1}),
+        )
+        .await;
+        let (status, _, _) = proxy(
+            &h,
+            Method::POST,
+            "/v1/search",
+            &[("Retries", "3")],
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 503);
+        assert_eq!(
+            last_proxy_log(&h).await["exchanges"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        // Retry-On makes any listed status retryable.
+        h.emulator_admin(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"method": "POST", "path": "/v1/search", "status": 409, "count": 1}),
+        )
+        .await;
+        let (status, _, _) = proxy(
+            &h,
+            Method::POST,
+            "/v1/search",
+            &[("Retries", "1"), ("Retry-On", "409")],
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 200);
+
+        // A dropped connection, retried.
+        h.emulator_admin(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"path": "/v1/users/me", "drop_connection": true, "count": 1}),
+        )
+        .await;
+        let (status, _, _) =
+            proxy(&h, Method::GET, "/v1/users/me", &[("Retries", "1")], None).await;
+        assert_eq!(status, 200);
+        let log = last_proxy_log(&h).await;
+        assert!(log["exchanges"][0]["error"].is_string(), "{log}");
+        assert_eq!(log["exchanges"][1]["status"], 200);
+        h.emulator_admin(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"path": "/v1/users/me", "drop_connection": true, "count": 1}),
+        )
+        .await;
+        let (status, _, body) = proxy(&h, Method::GET, "/v1/users/me", &[], None).await;
+        assert_eq!(
+            (
+                status,
+                serde_json::from_str::<Value>(&body).unwrap()["error"]["code"].clone()
+            ),
+            (502, json!("proxy_upstream_unreachable"))
+        );
+        h.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_refreshes_once_and_retries() {
+    for backend in backends() {
+        let h = Harness::start(backend).await;
+        h.notion_integration("emulator-client-secret").await;
+        let token = h.connect_session("erin").await;
+        assert_eq!(h.oauth(&token, "", true).await.0, 200);
+        let id = h.ok(Method::GET, "/connections?endUserId=erin", None).await["connections"][0]["connection_id"].as_str().unwrap().to_string();
+        h.emulator_admin(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"path": "/v1/users/me", "status": 401, "count": 1}),
+        )
+        .await;
+        let (status, _, _) = h
+            .request(
+                Method::GET,
+                "/proxy/v1/users/me",
+                Some(KEY),
+                &[("Connection-Id", &id), ("Provider-Config-Key", "notion")],
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{backend:?}");
+        let refresh = h.ok(Method::GET, "/logs?type=token_refresh", None).await;
+        assert_eq!(refresh["data"].as_array().unwrap().len(), 1);
+        assert_eq!(refresh["data"][0]["connection_id"], id.as_str());
+        h.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_filter_page_and_expire() {
+    for backend in backends() {
+        let h = Harness::start(backend).await;
+        h.notion_integration("emulator-client-secret").await;
+        h.import_demo_connection("demo").await;
+        h.import_demo_connection("other").await;
+        for _ in 0..5 {
+            proxy(&h, Method::GET, "/v1/users/me", &[], None).await;
+        }
+        h.request(
+            Method::GET,
+            "/proxy/v1/users/me",
+            Some(KEY),
+            &[
+                ("Connection-Id", "other"),
+                ("Provider-Config-Key", "notion"),
+            ],
+            None,
+        )
+        .await;
+        let demo = h
+            .ok(Method::GET, "/logs?connection_id=demo&type=proxy", None)
+            .await;
+        assert_eq!(demo["data"].as_array().unwrap().len(), 5, "{backend:?}");
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/logs?limit=2&cursor={c}"),
+                None => "/logs?limit=2".to_string(),
+            };
+            let page = h.ok(Method::GET, &path, None).await;
+            seen.extend(
+                page["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| o["id"].as_str().unwrap().to_string()),
+            );
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 6);
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 6, "no operation twice");
+        let one = &h.ok(Method::GET, "/logs?limit=1", None).await["data"][0];
+        assert_eq!(
+            h.ok(
+                Method::GET,
+                &format!("/logs/{}", one["id"].as_str().unwrap()),
+                None
+            )
+            .await["data"]["id"],
+            one["id"]
+        );
+        assert_eq!(h.api(Method::GET, "/logs?type=bogus", None).await.0, 400);
+        assert_eq!(
+            h.api(Method::GET, "/logs?after=yesterday", None).await.0,
+            400
+        );
+        assert_eq!(h.api(Method::GET, "/logs?cursor=%%%", None).await.0, 400);
+        let future = h
+            .ok(Method::GET, "/logs?after=2999-01-01T00:00:00Z", None)
+            .await;
+        assert_eq!(future["data"], json!([]));
+
+        // Retention: an operation older than the retention window is pruned.
+        let mut old = ferry_engine::logs::Recorder::start(
+            &h.engine
+                .store
+                .environment_by_name("dev")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            "proxy",
+            Some("notion"),
+            Some("demo"),
+        );
+        old.op.started_at = ferry_store::ts(chrono::Utc::now() - chrono::Duration::days(45));
+        old.finish(true, None);
+        h.engine.save_operation(&old).await;
+        assert_eq!(
+            h.ok(Method::GET, "/logs?connection_id=demo", None).await["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            6
+        );
+        assert!(h.engine.prune_now().await.unwrap() >= 1);
+        assert_eq!(
+            h.ok(Method::GET, "/logs?connection_id=demo", None).await["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
+        );
+        h.finish().await;
+    }
+}
+
+#[test]
+fn backends_cover_postgres_when_configured() {
+    let list = backends();
+    assert_eq!(list[0], Backend::Sqlite);
+    assert_eq!(
+        list.contains(&Backend::Postgres),
+        std::env::var("FERRY_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
+    );
+}
