@@ -47,3 +47,51 @@ export async function startEmulator(extraArgs = ["--rate-limit", "0"]) {
 }
 
 export const DEMO_TOKEN = "ntn_emulator_demo";
+
+async function freePort() {
+  const { createServer } = await import("node:net");
+  return await new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts `ferry serve` on a fresh SQLite database pointed at `notionBase`.
+export async function startFerry(notionBase, secretKey) {
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { randomBytes } = await import("node:crypto");
+  const dir = mkdtempSync(path.join(tmpdir(), "ferry-node-"));
+  const port = await freePort();
+  const child = spawn(ferryBinary(), ["serve"], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: {
+      ...process.env,
+      FERRY_LISTEN: `127.0.0.1:${port}`,
+      FERRY_DATABASE_URL: `sqlite://${dir}/ferry.db`,
+      FERRY_SECRET_KEY: secretKey,
+      FERRY_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+      FERRY_NOTION_BASE_URL: notionBase,
+    },
+  });
+  let buffered = "";
+  const base = await new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code) => reject(new Error(`ferry exited with ${code}`)));
+    child.stdout.on("data", (chunk) => {
+      buffered += chunk.toString();
+      const match = buffered.match(/ferry listening on (http:\/\/\S+)/);
+      if (match) resolve(match[1]);
+    });
+  });
+  return {
+    base,
+    async stop() {
+      child.kill("SIGINT");
+      await once(child, "exit").catch(() => {});
+    },
+  };
+}

@@ -138,6 +138,21 @@ impl Engine {
             })
     }
 
+    /// Like [`Engine::integration`], from a short-lived cache: for the proxy's hot path.
+    pub(crate) async fn cached_integration(
+        &self,
+        environment_id: &str,
+        key: &str,
+    ) -> EngineResult<Integration> {
+        let cache_key = format!("{environment_id}\u{0}{key}");
+        if let Some(hit) = self.integration_cache.get(&cache_key) {
+            return Ok(hit);
+        }
+        let integration = self.integration(environment_id, key).await?;
+        self.integration_cache.put(cache_key, integration.clone());
+        Ok(integration)
+    }
+
     pub async fn update_integration(
         &self,
         environment_id: &str,
@@ -174,6 +189,8 @@ impl Engine {
         if let Some(forward) = input.forward_webhooks {
             row.forward_webhooks = forward;
         }
+        self.integration_cache.clear();
+        self.integration_cache.clear();
         if !self.store.update_integration(&row).await? {
             return Err(EngineError::new(
                 ErrorKind::Conflict,
@@ -188,6 +205,10 @@ impl Engine {
     }
 
     pub async fn delete_integration(&self, environment_id: &str, key: &str) -> EngineResult<()> {
+        self.integration_cache.clear();
+        self.connection_cache.clear();
+        self.integration_cache.clear();
+        self.connection_cache.clear();
         if self.store.delete_integration(environment_id, key).await? {
             Ok(())
         } else {

@@ -94,6 +94,7 @@ pub struct Engine {
         )>,
     >,
     pub(crate) key_cache: Arc<cache::TtlCache<ferry_store::environments::Environment>>,
+    pub(crate) integration_cache: Arc<cache::TtlCache<ferry_store::integrations::Integration>>,
     pub(crate) log_queue: Arc<logs::LogQueue>,
     refresh_locks:
         Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -121,6 +122,7 @@ impl Engine {
             pacers: Arc::new(pacer::Pacers::default()),
             connection_cache: Arc::new(cache::TtlCache::new(std::time::Duration::from_secs(5))),
             key_cache: Arc::new(cache::TtlCache::new(std::time::Duration::from_secs(5))),
+            integration_cache: Arc::new(cache::TtlCache::new(std::time::Duration::from_secs(5))),
             log_queue: Arc::new(logs::LogQueue::default()),
             refresh_locks: Arc::default(),
         })

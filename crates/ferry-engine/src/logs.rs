@@ -52,6 +52,20 @@ pub fn body_for_log(bytes: &[u8], limit: usize) -> Value {
     }
 }
 
+/// Body text for a proxy log: the raw text cut at `limit` bytes, without parsing it (Notion's
+/// API bodies carry no credentials; token endpoint bodies go through [`body_for_log`]).
+pub fn text_for_log(bytes: &[u8], limit: usize) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(limit)]);
+    if bytes.len() <= limit {
+        Value::String(text.into_owned())
+    } else {
+        json!({"truncated": true, "size": bytes.len(), "head": text})
+    }
+}
+
 fn truncate(text: &str, limit: usize) -> String {
     text[..text.floor_char_boundary(limit)].to_string()
 }

@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::{Value, json};
 
 use crate::credentials::Credentials;
-use crate::logs::{Recorder, body_for_log, redact_headers};
+use crate::logs::{Recorder, redact_headers, text_for_log};
 use crate::{Engine, EngineError, EngineResult, ErrorKind, providers};
 
 /// Request bodies up to this size are kept so they can be sent again on a retry.
@@ -178,7 +178,9 @@ impl Engine {
         let (row, mut credentials) = self
             .cached_connection(&request.environment_id, &key, &connection_id)
             .await?;
-        let integration = self.integration(&request.environment_id, &key).await?;
+        let integration = self
+            .cached_integration(&request.environment_id, &key)
+            .await?;
         let endpoints = providers::notion_endpoints(&self.settings, &integration.config);
         let base = self.upstream_base(
             &endpoints.api_base,
@@ -266,7 +268,7 @@ impl Engine {
                     if !bytes.is_empty() {
                         builder = builder.body(bytes.clone());
                     }
-                    body_for_log(bytes, limit)
+                    text_for_log(bytes, limit)
                 }
                 (None, Some(stream)) => {
                     builder = builder.body(stream);
@@ -331,7 +333,7 @@ impl Engine {
                         && credentials.refresh_token.is_some();
                     if retry || refresh {
                         let bytes = response.bytes().await.unwrap_or_default();
-                        exchange["response_body"] = body_for_log(&bytes, limit);
+                        exchange["response_body"] = text_for_log(&bytes, limit);
                         recorder.exchange(exchange);
                         if refresh {
                             refreshed = true;
@@ -353,15 +355,20 @@ impl Engine {
                         continue;
                     }
                     let headers = response_headers(response.headers());
-                    let small = response
-                        .content_length()
-                        .is_some_and(|n| n as usize <= limit);
-                    let body = if small {
+                    // Failed answers are kept for the log when small; successful ones stream.
+                    let keep = status >= 400
+                        && response
+                            .content_length()
+                            .is_some_and(|n| n as usize <= limit);
+                    let body = if keep {
                         let bytes = response.bytes().await.unwrap_or_default();
-                        exchange["response_body"] = body_for_log(&bytes, limit);
+                        exchange["response_body"] = text_for_log(&bytes, limit);
                         ResponseBody::Buffered(bytes)
                     } else {
-                        exchange["response_body"] = json!("[streamed]");
+                        let size = response
+                            .content_length()
+                            .map_or("streamed".to_string(), |n| format!("{n} bytes"));
+                        exchange["response_body"] = json!(format!("[{size}, not kept]"));
                         ResponseBody::Stream(response)
                     };
                     recorder.exchange(exchange);

@@ -1,0 +1,258 @@
+//! Ferry's proxy against a direct call, measured in one run on this machine:
+//!
+//! 1. added latency (median, p99) of sequential `GET /v1/users/me` through the proxy;
+//! 2. throughput through the proxy as a share of direct throughput (32 connections);
+//! 3. 200 proxy calls fired at once against the emulator's default limit (3 requests/s,
+//!    burst 10): how many 429s reach the caller, and the time taken against the bound the
+//!    limit sets, (200 − 10) / 3 s.
+//!
+//! Limits are off (emulator and pacer) for 1 and 2, so they measure Ferry, not the pacer.
+//! Run with `cargo bench -p ferry --bench proxy`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ferry_engine::connections::ImportConnection;
+use ferry_engine::integrations::IntegrationInput;
+use ferry_engine::{Engine, Settings};
+use ferry_store::{Cipher, Store};
+use serde_json::json;
+
+const KEY: &str = "bench-secret-key-0123456789";
+
+struct Ferry {
+    base: String,
+    _dir: std::path::PathBuf,
+}
+
+async fn start_ferry(notion_base: &str, pacer: Option<(f64, u32)>) -> Ferry {
+    let dir = std::env::temp_dir().join(format!("ferry-bench-{}", uuid_like()));
+    let url = format!("sqlite://{}/ferry.db", dir.display());
+    let settings = Settings::load_from(None, |name| match name {
+        "FERRY_DATABASE_URL" => Some(url.clone()),
+        "FERRY_NOTION_BASE_URL" => Some(notion_base.to_string()),
+        "FERRY_SECRET_KEY" => Some(KEY.to_string()),
+        "FERRY_ENCRYPTION_KEY" => Some(Cipher::generate_key()),
+        _ => None,
+    })
+    .unwrap();
+    let store = Store::connect(&settings.database_url).await.unwrap();
+    store.migrate().await.unwrap();
+    let cipher = Cipher::from_base64(settings.encryption_key.as_deref().unwrap()).unwrap();
+    let engine = Engine::new(store, cipher, settings).unwrap();
+    engine.ensure_dev_environment().await.unwrap();
+    let env = engine
+        .store
+        .environment_by_name("dev")
+        .await
+        .unwrap()
+        .unwrap();
+    let config = match pacer {
+        Some((rate, burst)) => json!({"rate_limit": rate, "burst": burst}),
+        None => json!({}),
+    };
+    engine
+        .create_integration(
+            &env.id,
+            IntegrationInput {
+                provider: Some("notion".into()),
+                unique_key: Some("notion".into()),
+                config: Some(config),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    engine
+        .import_connection(
+            &env.id,
+            ImportConnection {
+                provider_config_key: "notion".into(),
+                connection_id: Some("bench".into()),
+                access_token: "ntn_emulator_demo".into(),
+                refresh_token: None,
+                expires_at: None,
+                raw: json!({}),
+                connection_config: json!({}),
+                metadata: json!({}),
+                end_user: None,
+                tags: json!({}),
+            },
+        )
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let flusher = engine.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            flusher.flush_logs().await;
+        }
+    });
+    tokio::spawn(ferry_api::serve(listener, engine, std::future::pending()));
+    Ferry { base, _dir: dir }
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    )
+}
+
+fn direct(client: &reqwest::Client, emulator: &str) -> reqwest::RequestBuilder {
+    client
+        .get(format!("{emulator}/v1/users/me"))
+        .bearer_auth("ntn_emulator_demo")
+        .header("notion-version", "2025-09-03")
+}
+
+fn proxied(client: &reqwest::Client, ferry: &str) -> reqwest::RequestBuilder {
+    client
+        .get(format!("{ferry}/proxy/v1/users/me"))
+        .bearer_auth(KEY)
+        .header("connection-id", "bench")
+        .header("provider-config-key", "notion")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn latencies(make: impl Fn() -> reqwest::RequestBuilder, n: usize) -> Vec<Duration> {
+    for _ in 0..200 {
+        make().send().await.unwrap().bytes().await.unwrap();
+    }
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let r = make().send().await.unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+        r.bytes().await.unwrap();
+        out.push(started.elapsed());
+    }
+    out.sort();
+    out
+}
+
+async fn throughput(
+    make: Arc<dyn Fn() -> reqwest::RequestBuilder + Send + Sync>,
+    seconds: u64,
+) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (make, done) = (make.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    if let Ok(r) = make().send().await {
+                        if r.status().is_success() && r.bytes().await.is_ok() {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+
+    // 1 and 2: limits off everywhere.
+    let emulator = notion_emulator::start(
+        notion_emulator::Config {
+            rate_limit: 0.0,
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let emu = emulator.base_url();
+    let ferry = start_ferry(&emu, Some((100_000.0, 100_000))).await;
+    let n = 3000;
+    let d = latencies(|| direct(&client, &emu), n).await;
+    let p = latencies(|| proxied(&client, &ferry.base), n).await;
+    let (dm, d99, pm, p99) = (
+        percentile(&d, 0.5),
+        percentile(&d, 0.99),
+        percentile(&p, 0.5),
+        percentile(&p, 0.99),
+    );
+    let ms = |x: Duration| x.as_secs_f64() * 1000.0;
+    println!("latency, {n} sequential GET /v1/users/me:");
+    println!("  direct  median {:.3} ms  p99 {:.3} ms", ms(dm), ms(d99));
+    println!("  proxy   median {:.3} ms  p99 {:.3} ms", ms(pm), ms(p99));
+    println!(
+        "  added   median {:.3} ms  p99 {:.3} ms   (goal: < 0.3 ms at the median)",
+        ms(pm) - ms(dm),
+        ms(p99) - ms(d99)
+    );
+    let (c1, e1, c2, f2) = (
+        client.clone(),
+        emu.clone(),
+        client.clone(),
+        ferry.base.clone(),
+    );
+    let direct_rate = throughput(Arc::new(move || direct(&c1, &e1)), 5).await;
+    let proxy_rate = throughput(Arc::new(move || proxied(&c2, &f2)), 5).await;
+    println!("throughput, 32 connections, 5 s each:");
+    println!(
+        "  direct {direct_rate:.0} req/s, proxy {proxy_rate:.0} req/s, ratio {:.2}   (goal: ≥ 0.70)",
+        proxy_rate / direct_rate
+    );
+    emulator.shutdown().await;
+
+    // 3: Notion's default limit on the emulator, the integration's default pacer in Ferry.
+    let limited = notion_emulator::start(
+        notion_emulator::Config::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let ferry = start_ferry(&limited.base_url(), None).await;
+    let calls = 200;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..calls)
+        .map(|_| {
+            let (client, base) = (client.clone(), ferry.base.clone());
+            tokio::spawn(async move {
+                proxied(&client, &base)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let bound = (calls as f64 - 10.0) / 3.0;
+    let limited_count = statuses.iter().filter(|s| **s == 429).count();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    println!("rate limit: {calls} proxy calls at once against 3 req/s, burst 10:");
+    println!("  {ok} answered 200, {limited_count} answered 429 to the caller (goal: 0)");
+    println!(
+        "  took {elapsed:.1} s; the limit's bound is {bound:.1} s; ratio {:.3}   (goal: within 10%)",
+        elapsed / bound
+    );
+    limited.shutdown().await;
+}

@@ -1,0 +1,112 @@
+// @nangohq/node 0.71.10, as published, driving Ferry (which talks to the Notion emulator);
+// and the official Notion SDK calling Notion through Ferry's proxy.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Nango } from "@nangohq/node";
+import * as notionSdk from "notion-client-v5";
+import { startEmulator, startFerry } from "./emulator.mjs";
+
+const SECRET = "node-test-secret-key-0123456789";
+let emu;
+let ferry;
+let nango;
+
+before(async () => {
+  emu = await startEmulator();
+  ferry = await startFerry(emu.base, SECRET);
+  nango = new Nango({ host: ferry.base, secretKey: SECRET });
+});
+after(async () => {
+  await ferry?.stop();
+  await emu?.stop();
+});
+
+// The browser's part of OAuth: Ferry's connect URL → Notion's consent → Ferry's callback.
+async function authorize(sessionToken) {
+  const start = await fetch(`${ferry.base}/oauth/connect/notion?connect_session_token=${sessionToken}`, { redirect: "manual" });
+  assert.equal(start.status, 302);
+  const cookie = start.headers.get("set-cookie").split(";")[0];
+  const consent = await fetch(start.headers.get("location"), { redirect: "manual" });
+  assert.equal(consent.status, 302);
+  const callback = await fetch(consent.headers.get("location"), { headers: { cookie } });
+  return { status: callback.status, page: await callback.text() };
+}
+
+test("integrations, connect sessions, connections, metadata and the proxy through @nangohq/node", async () => {
+  const created = await nango.createIntegration({
+    provider: "notion",
+    unique_key: "notion",
+    display_name: "Notion",
+    credentials: { type: "OAUTH2", client_id: "emulator-client-id", client_secret: "emulator-client-secret" },
+  });
+  assert.equal(created.data.unique_key, "notion");
+  const { configs } = await nango.listIntegrations();
+  assert.deepEqual(configs.map((c) => c.unique_key), ["notion"]);
+  const one = await nango.getIntegration({ uniqueKey: "notion" });
+  assert.equal(one.data.provider, "notion");
+  const provider = await nango.getProvider({ provider: "notion" });
+  assert.equal(provider.data.auth_mode, "OAUTH2");
+
+  const session = await nango.createConnectSession({ end_user: { id: "u-42", email: "u42@example.com" }, allowed_integrations: ["notion"] });
+  assert.match(session.data.token, /^nango_connect_session_/);
+  assert.ok(session.data.connect_link.startsWith(ferry.base));
+  const result = await authorize(session.data.token);
+  assert.equal(result.status, 200, result.page);
+
+  const { connections } = await nango.listConnections();
+  assert.equal(connections.length, 1);
+  const connectionId = connections[0].connection_id;
+  assert.equal(connections[0].end_user.id, "u-42");
+  const byUser = await nango.listConnections({ userId: "u-42" });
+  assert.equal(byUser.connections.length, 1);
+
+  const connection = await nango.getConnection("notion", connectionId);
+  assert.equal(connection.credentials.type, "OAUTH2");
+  assert.equal(connection.connection_config.workspace_name, "Acme Inc.");
+  const token = await nango.getToken("notion", connectionId);
+  assert.equal(token, connection.credentials.access_token);
+  const raw = await nango.getRawTokenResponse("notion", connectionId);
+  assert.equal(raw.token_type, "bearer");
+
+  await nango.patchConnection({ connectionId, provider_config_key: "notion" }, { tags: { plan: "pro" } });
+  await nango.setMetadata("notion", connectionId, { team: "a" });
+  await nango.updateMetadata("notion", connectionId, { region: "eu" });
+  assert.deepEqual(await nango.getMetadata("notion", connectionId), { team: "a", region: "eu" });
+
+  const users = await nango.get({ endpoint: "/v1/users", providerConfigKey: "notion", connectionId, params: { page_size: "2" } });
+  assert.equal(users.status, 200);
+  assert.equal(users.data.results.length, 2);
+  const search = await nango.post({ endpoint: "/v1/search", providerConfigKey: "notion", connectionId, data: { page_size: 1 } });
+  assert.equal(search.data.type, "page_or_data_source");
+  const classic = await nango.proxy({ method: "POST", endpoint: "/v1/search", providerConfigKey: "notion", connectionId, data: {}, headers: { "Notion-Version": "2022-06-28" } });
+  assert.equal(classic.data.type, "page_or_database");
+  await assert.rejects(nango.get({ endpoint: "/v1/pages/00000000-0000-4000-8000-00000000beef", providerConfigKey: "notion", connectionId }), (error) => {
+    assert.equal(error.response.status, 404);
+    assert.equal(error.response.data.code, "object_not_found");
+    return true;
+  });
+
+  // Notion's own SDK through Ferry's proxy: Ferry's key as `auth`, the connection in headers.
+  const notion = new notionSdk.Client({
+    auth: SECRET,
+    baseUrl: `${ferry.base}/proxy`,
+    fetch: (url, init) => fetch(url, { ...init, headers: { ...init.headers, "Connection-Id": connectionId, "Provider-Config-Key": "notion" } }),
+  });
+  const all = await notionSdk.collectPaginatedAPI(notion.users.list, { page_size: 1 });
+  assert.equal(all.length, 4);
+
+  await nango.deleteConnection("notion", connectionId);
+  await assert.rejects(nango.getConnection("notion", connectionId), (error) => error.response.status === 404);
+  await nango.deleteIntegration("notion");
+  assert.deepEqual((await nango.listIntegrations()).configs, []);
+});
+
+test("errors come back in Nango's shape", async () => {
+  const wrong = new Nango({ host: ferry.base, secretKey: "wrong-key-0123456789" });
+  await assert.rejects(wrong.listIntegrations(), (error) => {
+    assert.equal(error.response.status, 401);
+    assert.equal(error.response.data.error.code, "unknown_account");
+    return true;
+  });
+  await assert.rejects(nango.getIntegration({ uniqueKey: "missing" }), (error) => error.response.data.error.code === "unknown_provider_config");
+});
