@@ -55,29 +55,29 @@ fn check_config(config: &Value) -> EngineResult<()> {
             }
         }
     }
-    if let Some(v) = map.get("notion_version") {
-        if !v.as_str().is_some_and(|s| s.len() == 10) {
-            return Err(EngineError::invalid(
-                "invalid_body",
-                "integration_config.notion_version must be a date such as 2025-09-03",
-            ));
-        }
+    if let Some(v) = map.get("notion_version")
+        && v.as_str().is_none_or(|s| s.len() != 10)
+    {
+        return Err(EngineError::invalid(
+            "invalid_body",
+            "integration_config.notion_version must be a date such as 2025-09-03",
+        ));
     }
-    if let Some(v) = map.get("rate_limit") {
-        if !v.as_f64().is_some_and(|r| r > 0.0 && r <= 100_000.0) {
-            return Err(EngineError::invalid(
-                "invalid_body",
-                "integration_config.rate_limit must be a number of requests per second above 0",
-            ));
-        }
+    if let Some(v) = map.get("rate_limit")
+        && !v.as_f64().is_some_and(|r| r > 0.0 && r <= 100_000.0)
+    {
+        return Err(EngineError::invalid(
+            "invalid_body",
+            "integration_config.rate_limit must be a number of requests per second above 0",
+        ));
     }
-    if let Some(v) = map.get("burst") {
-        if !v.as_u64().is_some_and(|b| (1..=100_000).contains(&b)) {
-            return Err(EngineError::invalid(
-                "invalid_body",
-                "integration_config.burst must be a whole number from 1",
-            ));
-        }
+    if let Some(v) = map.get("burst")
+        && !v.as_u64().is_some_and(|b| (1..=100_000).contains(&b))
+    {
+        return Err(EngineError::invalid(
+            "invalid_body",
+            "integration_config.burst must be a whole number from 1",
+        ));
     }
     Ok(())
 }

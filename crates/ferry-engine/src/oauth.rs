@@ -399,11 +399,10 @@ impl Engine {
 mod tests {
     #[test]
     fn pkce_matches_rfc_7636_example() {
+        // RFC 7636, appendix B.
         assert_eq!(
-            super::pkce_challenge(
-                "dBjftJeZ4CVP-1Tq7CQ6A2M0NxdRahjW1B-zKAoKGWkiXzrx-Yiv8oBSMvExf5ofVV0"
-            ),
-            "E9Melhoa2OwvFrEYIF3xfn25sRykn8vsF9MhDdh2GIM"
+            super::pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 }

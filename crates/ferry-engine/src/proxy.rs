@@ -156,7 +156,7 @@ impl Engine {
             .and_then(|u| u.host_str().map(str::to_lowercase));
         let host = parsed.host_str().map(str::to_lowercase).unwrap_or_default();
         let allowed = Some(&host) == provider_host.as_ref()
-            || self.settings.proxy_allowed_hosts.iter().any(|h| *h == host);
+            || self.settings.proxy_allowed_hosts.contains(&host);
         if !matches!(parsed.scheme(), "http" | "https") || !allowed {
             return Err(EngineError::new(
                 ErrorKind::Forbidden,

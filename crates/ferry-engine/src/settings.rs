@@ -174,13 +174,12 @@ impl Settings {
             .or_else(|| self.database_url.strip_prefix("sqlite:"))
         {
             let path = path.split('?').next().unwrap_or(path);
-            if !path.contains(":memory:") {
-                if let Some(parent) = Path::new(path)
+            if !path.contains(":memory:")
+                && let Some(parent) = Path::new(path)
                     .parent()
                     .filter(|p| !p.as_os_str().is_empty())
-                {
-                    return parent.to_path_buf();
-                }
+            {
+                return parent.to_path_buf();
             }
         }
         PathBuf::from("./ferry-data")

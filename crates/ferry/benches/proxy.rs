@@ -150,10 +150,11 @@ async fn throughput(
             let (make, done) = (make.clone(), done.clone());
             tokio::spawn(async move {
                 while Instant::now() < deadline {
-                    if let Ok(r) = make().send().await {
-                        if r.status().is_success() && r.bytes().await.is_ok() {
-                            done.fetch_add(1, Ordering::Relaxed);
-                        }
+                    if let Ok(r) = make().send().await
+                        && r.status().is_success()
+                        && r.bytes().await.is_ok()
+                    {
+                        done.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             })

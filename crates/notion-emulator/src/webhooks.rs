@@ -96,6 +96,8 @@ struct Inner {
 #[derive(Default)]
 pub struct Webhooks {
     inner: Mutex<Inner>,
+    /// One delivery round at a time, so "deliver now" also waits for a round in flight.
+    round: tokio::sync::Mutex<()>,
     client: std::sync::OnceLock<reqwest::Client>,
 }
 
@@ -307,6 +309,7 @@ impl Webhooks {
     /// Sends every delivery that is due (or, with `force`, every pending one at once) and
     /// returns how many were attempted.
     pub async fn deliver_due(&self, force: bool) -> usize {
+        let _round = self.round.lock().await;
         let now = Instant::now();
         let (mut batch, shuffle) = {
             let mut inner = self.lock();

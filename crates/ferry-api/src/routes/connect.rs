@@ -27,13 +27,13 @@ pub struct SessionBody {
 }
 
 fn session_input(body: SessionBody, reconnect: bool) -> ApiResult<NewConnectSession> {
-    if let Some(end_user) = &body.end_user {
-        if !end_user.get("id").is_some_and(Value::is_string) {
-            return Err(ApiError::invalid(
-                "invalid_body",
-                "end_user.id must be a string",
-            ));
-        }
+    if let Some(end_user) = &body.end_user
+        && !end_user.get("id").is_some_and(Value::is_string)
+    {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "end_user.id must be a string",
+        ));
     }
     let reconnect = if reconnect {
         let connection = body

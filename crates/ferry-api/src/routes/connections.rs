@@ -39,10 +39,8 @@ fn full(
     let c = &r.connection;
     let credentials = credentials.map(|cr| {
         let mut value = serde_json::to_value(cr).unwrap_or_default();
-        if !include_refresh_token {
-            if let Some(map) = value.as_object_mut() {
-                map.remove("refresh_token");
-            }
+        if !include_refresh_token && let Some(map) = value.as_object_mut() {
+            map.remove("refresh_token");
         }
         value
     });

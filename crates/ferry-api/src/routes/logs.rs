@@ -56,21 +56,21 @@ pub async fn list(
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Json<Value>> {
     engine.flush_logs().await;
-    if let Some(kind) = &q.kind {
-        if !["auth", "token_refresh", "proxy"].contains(&kind.as_str()) {
-            return Err(ApiError::invalid(
-                "invalid_query_params",
-                "type must be one of auth, token_refresh, proxy",
-            ));
-        }
+    if let Some(kind) = &q.kind
+        && !["auth", "token_refresh", "proxy"].contains(&kind.as_str())
+    {
+        return Err(ApiError::invalid(
+            "invalid_query_params",
+            "type must be one of auth, token_refresh, proxy",
+        ));
     }
-    if let Some(status) = &q.status {
-        if !["running", "success", "failed"].contains(&status.as_str()) {
-            return Err(ApiError::invalid(
-                "invalid_query_params",
-                "status must be one of running, success, failed",
-            ));
-        }
+    if let Some(status) = &q.status
+        && !["running", "success", "failed"].contains(&status.as_str())
+    {
+        return Err(ApiError::invalid(
+            "invalid_query_params",
+            "status must be one of running, success, failed",
+        ));
     }
     let limit = match &q.limit {
         None => 100,
