@@ -128,6 +128,28 @@ impl Engine {
         })
     }
 
+    /// Connects to the configured database, applies migrations, and makes sure the `dev`
+    /// environment exists. Returns the engine and the `dev` key when one was generated now.
+    pub async fn open(
+        settings: Settings,
+        cipher: Cipher,
+    ) -> EngineResult<(Engine, Option<String>)> {
+        let unavailable = |e: StoreError| {
+            EngineError::new(
+                ErrorKind::Internal,
+                "database_unavailable",
+                format!("FERRY_DATABASE_URL: {e}"),
+            )
+        };
+        let store = Store::connect(&settings.database_url)
+            .await
+            .map_err(unavailable)?;
+        store.migrate().await.map_err(unavailable)?;
+        let engine = Engine::new(store, cipher, settings)?;
+        let generated = engine.ensure_dev_environment().await?;
+        Ok((engine, generated))
+    }
+
     /// The lock that serialises token refreshes of one connection.
     pub(crate) fn refresh_lock(&self, connection_row_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());

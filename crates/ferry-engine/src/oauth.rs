@@ -325,7 +325,8 @@ impl Engine {
             .and_then(|c| c.reconnect_connection.clone())
         {
             Some(row_id) => {
-                self.list_connection_by_row(&session.environment_id, &row_id)
+                self.store
+                    .connection_by_row_id(&session.environment_id, &row_id)
                     .await?
             }
             None => match &identity {
@@ -374,24 +375,6 @@ impl Engine {
         };
         self.store.upsert_connection(&row).await?;
         Ok((integration.unique_key.clone(), connection_id))
-    }
-
-    async fn list_connection_by_row(
-        &self,
-        environment_id: &str,
-        row_id: &str,
-    ) -> EngineResult<Option<ferry_store::connections::ConnectionRow>> {
-        let all = self
-            .store
-            .list_connections(
-                environment_id,
-                &ferry_store::connections::ConnectionFilter {
-                    limit: 10_000,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        Ok(all.into_iter().find(|r| r.connection.id == row_id))
     }
 }
 

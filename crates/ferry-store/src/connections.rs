@@ -141,6 +141,22 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// A connection by its row id, within an environment.
+    pub async fn connection_by_row_id(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<ConnectionRow>> {
+        let row = sqlx::query(self.sql(&format!(
+            "SELECT {COLUMNS} FROM connections c JOIN integrations i ON i.id = c.integration_id WHERE c.environment_id = ? AND c.id = ?"
+        )))
+        .bind(environment_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     /// The connection a person authorized before for this integration, if any.
     pub async fn connection_by_identity(
         &self,

@@ -66,13 +66,11 @@ fn decode_cursor(cursor: &str) -> Option<(String, String)> {
 }
 
 impl Store {
-    /// Records an operation, or replaces it when it was recorded before (same id).
-    pub async fn save_operation(&self, op: &Operation) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(self.sql("DELETE FROM operations WHERE id = ?"))
-            .bind(&op.id)
-            .execute(&mut *tx)
-            .await?;
+    async fn insert_operation(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        op: &Operation,
+    ) -> StoreResult<()> {
         sqlx::query(self.sql(&format!(
             "INSERT INTO operations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )))
@@ -86,8 +84,19 @@ impl Store {
         .bind(op.exchanges.to_string())
         .bind(&op.started_at)
         .bind(&op.ended_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// Records an operation, or replaces it when it was recorded before (same id).
+    pub async fn save_operation(&self, op: &Operation) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(self.sql("DELETE FROM operations WHERE id = ?"))
+            .bind(&op.id)
+            .execute(&mut *tx)
+            .await?;
+        self.insert_operation(&mut tx, op).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -95,22 +104,8 @@ impl Store {
     /// Inserts a batch of new operations in one transaction.
     pub async fn insert_operations(&self, ops: &[Operation]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let sql =
-            format!("INSERT INTO operations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         for op in ops {
-            sqlx::query(self.sql(&sql))
-                .bind(&op.id)
-                .bind(&op.environment_id)
-                .bind(&op.kind)
-                .bind(&op.status)
-                .bind(&op.integration_key)
-                .bind(&op.connection_id)
-                .bind(&op.message)
-                .bind(op.exchanges.to_string())
-                .bind(&op.started_at)
-                .bind(&op.ended_at)
-                .execute(&mut *tx)
-                .await?;
+            self.insert_operation(&mut tx, op).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use ferry_engine::connections::ImportConnection;
 use ferry_engine::integrations::IntegrationInput;
 use ferry_engine::{Engine, Settings};
-use ferry_store::{Cipher, Store};
+use ferry_store::Cipher;
 use serde_json::json;
 
 const KEY: &str = "bench-secret-key-0123456789";
@@ -37,11 +37,8 @@ async fn start_ferry(notion_base: &str, pacer: Option<(f64, u32)>) -> Ferry {
         _ => None,
     })
     .unwrap();
-    let store = Store::connect(&settings.database_url).await.unwrap();
-    store.migrate().await.unwrap();
     let cipher = Cipher::from_base64(settings.encryption_key.as_deref().unwrap()).unwrap();
-    let engine = Engine::new(store, cipher, settings).unwrap();
-    engine.ensure_dev_environment().await.unwrap();
+    let (engine, _) = Engine::open(settings, cipher).await.unwrap();
     let env = engine
         .store
         .environment_by_name("dev")

@@ -54,15 +54,7 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 
 pub async fn open(settings: Settings) -> anyhow::Result<Opened> {
     let cipher = encryption_key(&settings)?;
-    let store = Store::connect(&settings.database_url)
-        .await
-        .context("connecting to FERRY_DATABASE_URL")?;
-    store
-        .migrate()
-        .await
-        .context("running database migrations")?;
-    let engine = Engine::new(store, cipher, settings)?;
-    let generated_secret_key = engine.ensure_dev_environment().await?;
+    let (engine, generated_secret_key) = Engine::open(settings, cipher).await?;
     Ok(Opened {
         engine,
         generated_secret_key,

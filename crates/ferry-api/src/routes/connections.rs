@@ -44,21 +44,16 @@ fn full(
         }
         value
     });
-    json!({
-        "id": c.id,
-        "connection_id": c.connection_id,
-        "provider_config_key": r.provider_config_key,
-        "provider": r.provider,
-        "errors": [],
-        "end_user": c.end_user,
-        "tags": c.tags,
-        "metadata": c.metadata,
-        "connection_config": c.connection_config,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-        "last_fetched_at": c.last_fetched_at,
-        "credentials": credentials.unwrap_or(json!({})),
-    })
+    let mut out = list_item(r);
+    if let Some(map) = out.as_object_mut() {
+        map.remove("created");
+        map.insert("connection_config".into(), c.connection_config.clone());
+        map.insert("created_at".into(), json!(c.created_at));
+        map.insert("updated_at".into(), json!(c.updated_at));
+        map.insert("last_fetched_at".into(), json!(c.last_fetched_at));
+        map.insert("credentials".into(), credentials.unwrap_or(json!({})));
+    }
+    out
 }
 
 pub async fn list(

@@ -119,11 +119,8 @@ impl Harness {
             }
         })
         .unwrap();
-        let store = Store::connect(&settings.database_url).await.unwrap();
-        store.migrate().await.unwrap();
         let cipher = Cipher::from_base64(settings.encryption_key.as_deref().unwrap()).unwrap();
-        let engine = Engine::new(store, cipher, settings).unwrap();
-        engine.ensure_dev_environment().await.unwrap();
+        let (engine, _) = Engine::open(settings, cipher).await.unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let server_engine = engine.clone();
         let server = tokio::spawn(async move {
