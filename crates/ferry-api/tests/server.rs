@@ -852,6 +852,65 @@ async fn a_401_refreshes_once_and_retries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_session_reauthorizes_its_connection() {
+    for backend in backends() {
+        let h = Harness::start(backend).await;
+        h.notion_integration("emulator-client-secret").await;
+        let token = h.connect_session("frank").await;
+        assert_eq!(h.oauth(&token, "", true).await.0, 200);
+        let id = h
+            .ok(Method::GET, "/connections?endUserId=frank", None)
+            .await["connections"][0]["connection_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (status, bad) = h
+            .api(
+                Method::POST,
+                "/connect/sessions/reconnect",
+                Some(json!({"connection_id": "nobody", "integration_id": "notion"})),
+            )
+            .await;
+        assert_eq!(
+            (status, bad["error"]["code"].as_str()),
+            (404, Some("unknown_connection")),
+            "{backend:?}"
+        );
+        let session = h
+            .ok(
+                Method::POST,
+                "/connect/sessions/reconnect",
+                Some(json!({"connection_id": id, "integration_id": "notion"})),
+            )
+            .await;
+        let reconnect = session["data"]["token"].as_str().unwrap().to_string();
+        // Another Notion user authorizes through the reconnect link: the same connection is updated.
+        let (status, page) = h
+            .oauth(
+                &reconnect,
+                "&user=a0000000-0000-4000-8000-000000000003",
+                true,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let all = h.ok(Method::GET, "/connections", None).await;
+        assert_eq!(all["connections"].as_array().unwrap().len(), 1);
+        let conn = h
+            .ok(
+                Method::GET,
+                &format!("/connections/{id}?provider_config_key=notion"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            conn["connection_config"]["owner"]["user"]["id"],
+            "a0000000-0000-4000-8000-000000000003"
+        );
+        h.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_filter_page_and_expire() {
     for backend in backends() {
         let h = Harness::start(backend).await;

@@ -102,6 +102,8 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(store: Store, cipher: Cipher, settings: Settings) -> EngineResult<Engine> {
+        // reqwest uses rustls without a built-in provider; make sure one is installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(std::time::Duration::from_secs(10))

@@ -178,3 +178,60 @@ pub async fn rotate_key(config: Option<&Path>, new_key: Option<String>) -> anyho
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rotation re-seals every secret: the new key opens them, the old one no longer does.
+    #[tokio::test]
+    async fn rotating_the_key_reseals_every_secret() {
+        let dir = std::env::temp_dir().join(format!("ferry-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let old_key = Cipher::generate_key();
+        let config = dir.join("ferry.toml");
+        std::fs::write(&config, format!("database_url = \"sqlite://{}/ferry.db\"\nencryption_key = \"{old_key}\"\nsecret_key = \"rotate-secret-key-0123456789\"\n", dir.display())).unwrap();
+        let settings = Settings::load(Some(&config)).unwrap();
+        let opened = open(settings).await.unwrap();
+        let env = opened
+            .engine
+            .store
+            .environment_by_name("dev")
+            .await
+            .unwrap()
+            .unwrap();
+        opened
+            .engine
+            .create_integration(
+                &env.id,
+                ferry_engine::integrations::IntegrationInput {
+                    provider: Some("notion".into()),
+                    unique_key: Some("notion".into()),
+                    client_id: Some("id".into()),
+                    client_secret: Some("client-secret-value".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        opened.engine.store.pool.close().await;
+
+        let new_key = Cipher::generate_key();
+        rotate_key(Some(&config), Some(new_key.clone()))
+            .await
+            .unwrap();
+        let store = Store::connect(&format!("sqlite://{}/ferry.db", dir.display()))
+            .await
+            .unwrap();
+        let sealed = store.sealed_values().await.unwrap();
+        assert_eq!(sealed.len(), 1);
+        let value = &sealed[0].4;
+        assert_eq!(
+            Cipher::from_base64(&new_key).unwrap().open(value).unwrap(),
+            "client-secret-value"
+        );
+        assert!(Cipher::from_base64(&old_key).unwrap().open(value).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
