@@ -143,12 +143,12 @@ impl Engine {
         &self,
         environment_id: &str,
         key: &str,
-    ) -> EngineResult<Integration> {
+    ) -> EngineResult<std::sync::Arc<Integration>> {
         let cache_key = format!("{environment_id}\u{0}{key}");
         if let Some(hit) = self.integration_cache.get(&cache_key) {
             return Ok(hit);
         }
-        let integration = self.integration(environment_id, key).await?;
+        let integration = std::sync::Arc::new(self.integration(environment_id, key).await?);
         self.integration_cache.put(cache_key, integration.clone());
         Ok(integration)
     }
@@ -190,7 +190,6 @@ impl Engine {
             row.forward_webhooks = forward;
         }
         self.integration_cache.clear();
-        self.integration_cache.clear();
         if !self.store.update_integration(&row).await? {
             return Err(EngineError::new(
                 ErrorKind::Conflict,
@@ -205,8 +204,6 @@ impl Engine {
     }
 
     pub async fn delete_integration(&self, environment_id: &str, key: &str) -> EngineResult<()> {
-        self.integration_cache.clear();
-        self.connection_cache.clear();
         self.integration_cache.clear();
         self.connection_cache.clear();
         if self.store.delete_integration(environment_id, key).await? {

@@ -87,14 +87,10 @@ pub struct Engine {
     pub settings: Arc<Settings>,
     pub http: reqwest::Client,
     pub pacers: Arc<pacer::Pacers>,
-    pub(crate) connection_cache: Arc<
-        cache::TtlCache<(
-            ferry_store::connections::ConnectionRow,
-            credentials::Credentials,
-        )>,
-    >,
+    // Values are shared (`Arc`) so a cache hit copies a pointer, not rows and JSON.
+    pub(crate) connection_cache: Arc<cache::TtlCache<Arc<(ferry_store::connections::ConnectionRow, credentials::Credentials)>>>,
     pub(crate) key_cache: Arc<cache::TtlCache<ferry_store::environments::Environment>>,
-    pub(crate) integration_cache: Arc<cache::TtlCache<ferry_store::integrations::Integration>>,
+    pub(crate) integration_cache: Arc<cache::TtlCache<Arc<ferry_store::integrations::Integration>>>,
     pub(crate) log_queue: Arc<logs::LogQueue>,
     refresh_locks:
         Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,

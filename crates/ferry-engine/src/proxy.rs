@@ -175,9 +175,11 @@ impl Engine {
         let key = header(&request.headers, "provider-config-key")
             .ok_or_else(|| missing("Provider-Config-Key"))?;
         let policy = retry_policy(&request.headers)?;
-        let (row, mut credentials) = self
+        let cached = self
             .cached_connection(&request.environment_id, &key, &connection_id)
             .await?;
+        let row = &cached.0;
+        let mut credentials = std::borrow::Cow::Borrowed(&cached.1);
         let integration = self
             .cached_integration(&request.environment_id, &key)
             .await?;
@@ -337,8 +339,9 @@ impl Engine {
                         recorder.exchange(exchange);
                         if refresh {
                             refreshed = true;
-                            credentials =
-                                self.refresh(&row, Some(&credentials.access_token)).await?;
+                            credentials = std::borrow::Cow::Owned(
+                                self.refresh(row, Some(&credentials.access_token)).await?,
+                            );
                             self.forget_cached_connection(
                                 &request.environment_id,
                                 &key,
@@ -394,16 +397,16 @@ impl Engine {
         environment_id: &str,
         key: &str,
         id: &str,
-    ) -> EngineResult<(ferry_store::connections::ConnectionRow, Credentials)> {
+    ) -> EngineResult<std::sync::Arc<(ferry_store::connections::ConnectionRow, Credentials)>> {
         let cache_key = format!("{environment_id}\u{0}{key}\u{0}{id}");
         if let Some(hit) = self.connection_cache.get(&cache_key) {
             return Ok(hit);
         }
         let row = self.connection_row(environment_id, key, id).await?;
         let credentials = self.open_credentials(&row.connection.credentials_enc)?;
-        self.connection_cache
-            .put(cache_key, (row.clone(), credentials.clone()));
-        Ok((row, credentials))
+        let entry = std::sync::Arc::new((row, credentials));
+        self.connection_cache.put(cache_key, entry.clone());
+        Ok(entry)
     }
 
     pub fn forget_cached_connection(&self, environment_id: &str, key: &str, id: &str) {
