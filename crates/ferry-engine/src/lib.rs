@@ -88,7 +88,14 @@ pub struct Engine {
     pub http: reqwest::Client,
     pub pacers: Arc<pacer::Pacers>,
     // Values are shared (`Arc`) so a cache hit copies a pointer, not rows and JSON.
-    pub(crate) connection_cache: Arc<cache::TtlCache<Arc<(ferry_store::connections::ConnectionRow, credentials::Credentials)>>>,
+    pub(crate) connection_cache: Arc<
+        cache::TtlCache<
+            Arc<(
+                ferry_store::connections::ConnectionRow,
+                credentials::Credentials,
+            )>,
+        >,
+    >,
     pub(crate) key_cache: Arc<cache::TtlCache<ferry_store::environments::Environment>>,
     pub(crate) integration_cache: Arc<cache::TtlCache<Arc<ferry_store::integrations::Integration>>>,
     pub(crate) log_queue: Arc<logs::LogQueue>,
