@@ -466,6 +466,14 @@ fn demo() -> Workspace {
         json!({"title": rt_resp("Weekly sync"), "status": "notes_ready"}),
     );
     b.raw_block(handbook, "unsupported", json!({"block_type": "form"}));
+    // Mentions that only Notion's editor makes (the API cannot create them).
+    let annotations = crate::richtext::default_annotations();
+    b.raw_block(handbook, "paragraph", json!({"color": "default", "icon": null, "rich_text": [
+        {"type": "mention", "mention": {"type": "link_mention", "link_mention": {"href": "https://github.com/acme/ferry", "title": "acme/ferry", "link_provider": "GitHub"}},
+         "annotations": annotations, "plain_text": "acme/ferry", "href": "https://github.com/acme/ferry"},
+        {"type": "mention", "mention": {"type": "custom_emoji", "custom_emoji": {"id": "c0ffee00-0000-4000-8000-000000000001", "name": "ferry", "url": "https://emoji.example.com/ferry.png"}},
+         "annotations": annotations, "plain_text": ":ferry:", "href": null},
+    ]}));
 
     // Comments on the page and on a block.
     for (parent, words) in [
