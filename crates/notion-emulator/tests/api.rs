@@ -941,3 +941,55 @@ async fn injected_faults_and_request_counts() {
     let empty = emu.send(V2025, Method::POST, "/v1/search", json!({})).await;
     assert_eq!(empty["results"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn an_exported_workspace_seeds_a_new_emulator() {
+    let emu = Emu::start().await;
+    let handbook = emu.find(V2025, "Acme Handbook", "page").await;
+    emu.send(
+        V2025,
+        Method::PATCH,
+        &format!("/v1/pages/{handbook}"),
+        json!({"properties": {"title": {"title": [{"text": {"content": "Exported handbook"}}]}}}),
+    )
+    .await;
+    let exported = emu.admin(Method::GET, "/_emulator/export", json!({})).await;
+    let path = std::env::temp_dir().join(format!("emulator-export-{}.json", std::process::id()));
+    std::fs::write(&path, serde_json::to_vec(&exported).unwrap()).unwrap();
+
+    let copy = Emu::start_with(notion_emulator::Config {
+        rate_limit: 0.0,
+        seed: notion_emulator::Seed::File(path.clone()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        copy.find(V2025, "Exported handbook", "page").await,
+        handbook
+    );
+    // Reset goes back to the file, not to the demo.
+    copy.send(
+        V2025,
+        Method::PATCH,
+        &format!("/v1/pages/{handbook}"),
+        json!({"in_trash": true}),
+    )
+    .await;
+    copy.admin(Method::POST, "/_emulator/reset", json!({}))
+        .await;
+    assert_eq!(
+        copy.get(V2025, &format!("/v1/pages/{handbook}")).await["in_trash"],
+        false
+    );
+    let _ = std::fs::remove_file(&path);
+
+    let missing = notion_emulator::start(
+        notion_emulator::Config {
+            seed: notion_emulator::Seed::File("/nonexistent/seed.json".into()),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await;
+    assert!(missing.is_err(), "a missing seed file stops the start");
+}
