@@ -124,20 +124,38 @@ impl Store {
         Ok(id)
     }
 
+    /// The one connection matching `condition` (over `c` connections and `i` integrations).
+    async fn find_connection(
+        &self,
+        condition: &str,
+        binds: [&str; 2],
+    ) -> StoreResult<Option<ConnectionRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM connections c JOIN integrations i ON i.id = c.integration_id WHERE {condition}"
+        );
+        let mut query = sqlx::query(self.sql(&sql));
+        for b in binds {
+            query = query.bind(b);
+        }
+        let row = query.fetch_optional(&self.pool).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     pub async fn connection(
         &self,
         environment_id: &str,
         provider_config_key: &str,
         connection_id: &str,
     ) -> StoreResult<Option<ConnectionRow>> {
-        let row = sqlx::query(self.sql(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM connections c JOIN integrations i ON i.id = c.integration_id WHERE c.environment_id = ? AND i.unique_key = ? AND c.connection_id = ?"
-        )))
-        .bind(environment_id)
-        .bind(provider_config_key)
-        .bind(connection_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        );
+        let row = sqlx::query(self.sql(&sql))
+            .bind(environment_id)
+            .bind(provider_config_key)
+            .bind(connection_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -147,14 +165,8 @@ impl Store {
         environment_id: &str,
         id: &str,
     ) -> StoreResult<Option<ConnectionRow>> {
-        let row = sqlx::query(self.sql(&format!(
-            "SELECT {COLUMNS} FROM connections c JOIN integrations i ON i.id = c.integration_id WHERE c.environment_id = ? AND c.id = ?"
-        )))
-        .bind(environment_id)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_connection("c.environment_id = ? AND c.id = ?", [environment_id, id])
+            .await
     }
 
     /// The connection a person authorized before for this integration, if any.
@@ -163,14 +175,11 @@ impl Store {
         integration_id: &str,
         identity: &str,
     ) -> StoreResult<Option<ConnectionRow>> {
-        let row = sqlx::query(self.sql(&format!(
-            "SELECT {COLUMNS} FROM connections c JOIN integrations i ON i.id = c.integration_id WHERE c.integration_id = ? AND c.auth_identity = ?"
-        )))
-        .bind(integration_id)
-        .bind(identity)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_connection(
+            "c.integration_id = ? AND c.auth_identity = ?",
+            [integration_id, identity],
+        )
+        .await
     }
 
     pub async fn list_connections(

@@ -8,23 +8,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::{Emu, TOKEN, V2025};
 
-async fn error_of(
-    emu: &Emu,
-    version: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, String, String) {
-    let (status, body) = emu.call(version, method, path, body).await;
-    assert_eq!(body["object"], "error", "{path}: {body}");
-    assert!(body["request_id"].is_string());
-    (
-        status,
-        body["code"].as_str().unwrap().to_string(),
-        body["message"].as_str().unwrap().to_string(),
-    )
-}
-
 #[tokio::test]
 async fn errors_have_notions_codes() {
     let emu = Emu::start().await;
@@ -39,8 +22,9 @@ async fn errors_have_notions_codes() {
     );
     assert!(headers.contains_key("x-notion-request-id"));
 
-    let (status, code, message) =
-        error_of(&emu, "2021-01-01", Method::GET, "/v1/users", None).await;
+    let (status, code, message) = emu
+        .error("2021-01-01", Method::GET, "/v1/users", None)
+        .await;
     assert_eq!((status, code.as_str()), (400, "validation_error"));
     assert!(message.contains("Notion-Version"), "{message}");
 
@@ -63,29 +47,28 @@ async fn errors_have_notions_codes() {
     assert_eq!((status, code), (401, json!("unauthorized")));
 
     assert_eq!(
-        error_of(&emu, V2025, Method::GET, "/v1/nothing/here", None)
+        emu.error(V2025, Method::GET, "/v1/nothing/here", None)
             .await
             .1,
         "invalid_request_url"
     );
     assert_eq!(
-        error_of(&emu, V2025, Method::DELETE, "/v1/users", None)
-            .await
-            .1,
+        emu.error(V2025, Method::DELETE, "/v1/users", None).await.1,
         "invalid_request_url"
     );
-    let (status, code, message) =
-        error_of(&emu, V2025, Method::GET, "/v1/pages/not-an-id", None).await;
+    let (status, code, message) = emu
+        .error(V2025, Method::GET, "/v1/pages/not-an-id", None)
+        .await;
     assert_eq!((status, code.as_str()), (400, "validation_error"));
     assert!(message.contains("path.page_id"), "{message}");
-    let (status, code, message) = error_of(
-        &emu,
-        V2025,
-        Method::GET,
-        "/v1/pages/00000000-0000-4000-8000-00000000beef",
-        None,
-    )
-    .await;
+    let (status, code, message) = emu
+        .error(
+            V2025,
+            Method::GET,
+            "/v1/pages/00000000-0000-4000-8000-00000000beef",
+            None,
+        )
+        .await;
     assert_eq!((status, code.as_str()), (404, "object_not_found"));
     assert!(message.contains("shared with your integration"));
     // Ids work without dashes too.
@@ -149,78 +132,77 @@ async fn bad_bodies_get_validation_errors_and_never_crash() {
     assert_eq!(status, 413);
 
     let long = "y".repeat(2345);
-    let (status, code, message) = error_of(
-        &emu,
-        V2025,
-        Method::PATCH,
-        &children,
-        Some(json!({"children": [
-            {"paragraph": {"rich_text": [{"text": {"content": "ok"}}]}},
-            {"paragraph": {"rich_text": [{"text": {"content": long}}]}},
-        ]})),
-    )
-    .await;
+    let (status, code, message) = emu
+        .error(
+            V2025,
+            Method::PATCH,
+            &children,
+            Some(json!({"children": [
+                {"paragraph": {"rich_text": [{"text": {"content": "ok"}}]}},
+                {"paragraph": {"rich_text": [{"text": {"content": long}}]}},
+            ]})),
+        )
+        .await;
     assert_eq!((status, code.as_str()), (400, "validation_error"));
     assert_eq!(
         message,
         "body failed validation: body.children[1].paragraph.rich_text[0].text.content.length should be ≤ `2000`, instead was `2345`."
     );
 
-    let (_, _, message) = error_of(
-        &emu,
-        V2025,
-        Method::PATCH,
-        &children,
-        Some(json!({"children": [{"paragraph": {"rich_text": 3}}]})),
-    )
-    .await;
+    let (_, _, message) = emu
+        .error(
+            V2025,
+            Method::PATCH,
+            &children,
+            Some(json!({"children": [{"paragraph": {"rich_text": 3}}]})),
+        )
+        .await;
     assert_eq!(
         message,
         "body failed validation: body.children[0].paragraph.rich_text should be an array, instead was `3`."
     );
-    let (_, _, message) = error_of(&emu, V2025, Method::PATCH, &children, Some(json!({}))).await;
+    let (_, _, message) = emu
+        .error(V2025, Method::PATCH, &children, Some(json!({})))
+        .await;
     assert_eq!(
         message,
         "body failed validation: body.children should be defined, instead was `undefined`."
     );
     let too_many: Vec<Value> = (0..101).map(|_| json!({"divider": {}})).collect();
-    let (_, _, message) = error_of(
-        &emu,
-        V2025,
-        Method::PATCH,
-        &children,
-        Some(json!({"children": too_many})),
-    )
-    .await;
+    let (_, _, message) = emu
+        .error(
+            V2025,
+            Method::PATCH,
+            &children,
+            Some(json!({"children": too_many})),
+        )
+        .await;
     assert!(
         message.contains("body.children.length should be ≤ `100`"),
         "{message}"
     );
     let nested = json!({"children": [{"toggle": {"rich_text": [], "children": [{"toggle": {"rich_text": [], "children": [{"toggle": {"rich_text": [], "children": [{"divider": {}}]}}]}}]}}]});
-    let (_, _, message) = error_of(&emu, V2025, Method::PATCH, &children, Some(nested)).await;
+    let (_, _, message) = emu
+        .error(V2025, Method::PATCH, &children, Some(nested))
+        .await;
     assert!(
         message.contains("body.children[0].toggle.children[0].toggle.children[0].toggle.children"),
         "{message}"
     );
-    let (_, _, message) = error_of(
-        &emu,
-        V2025,
-        Method::PATCH,
-        &children,
-        Some(json!({"children": [{"child_page": {"title": "x"}}]})),
-    )
-    .await;
+    let (_, _, message) = emu
+        .error(
+            V2025,
+            Method::PATCH,
+            &children,
+            Some(json!({"children": [{"child_page": {"title": "x"}}]})),
+        )
+        .await;
     assert!(message.contains("can be created"), "{message}");
-    let (_, code, _) = error_of(&emu, V2025, Method::POST, "/v1/pages", Some(json!({"parent": {"page_id": handbook}, "properties": {"title": {"title": [{"text": {"content": 5}}]}}}))).await;
+    let (_, code, _) = emu.error( V2025, Method::POST, "/v1/pages", Some(json!({"parent": {"page_id": handbook}, "properties": {"title": {"title": [{"text": {"content": 5}}]}}}))).await;
     assert_eq!(code, "validation_error");
-    let (_, code, _) = error_of(
-        &emu,
-        V2025,
-        Method::POST,
-        "/v1/pages",
-        Some(json!([1, 2, 3])),
-    )
-    .await;
+    let (_, code, _) = emu
+        .error(V2025, Method::POST, "/v1/pages", Some(json!([1, 2, 3])))
+        .await;
     assert_eq!(code, "validation_error");
     // Still serving.
     emu.get(V2025, "/v1/users/me").await;
@@ -260,7 +242,7 @@ async fn lists_page_with_opaque_cursors() {
         "/v1/users?start_cursor=bogus",
     ] {
         assert_eq!(
-            error_of(&emu, V2025, Method::GET, bad, None).await.1,
+            emu.error(V2025, Method::GET, bad, None).await.1,
             "validation_error",
             "{bad}"
         );
@@ -273,7 +255,7 @@ async fn lists_page_with_opaque_cursors() {
         users["next_cursor"].as_str().unwrap()
     );
     assert_eq!(
-        error_of(&emu, V2025, Method::GET, &path, None).await.1,
+        emu.error(V2025, Method::GET, &path, None).await.1,
         "validation_error"
     );
 }

@@ -2,7 +2,6 @@
 
 mod support;
 
-use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -316,19 +315,6 @@ impl Receiver {
     }
 }
 
-fn webhook_schemas() -> Value {
-    let file = std::fs::File::open(format!(
-        "{}/tests/schemas/sdk-5.26.0/webhooks.json.gz",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 fn payload_type(kind: &str) -> String {
     kind.split(['.', '_'])
         .map(|w| {
@@ -464,7 +450,7 @@ async fn webhooks_are_verified_signed_aggregated_and_retried() {
     assert_eq!(authors, ["person", "bot"]);
 
     // Every event is signed over its exact bytes and matches the SDK's payload types.
-    let schemas = webhook_schemas();
+    let schemas = support::load_schema("sdk-5.26.0/webhooks.json.gz");
     let registry = jsonschema::Registry::new()
         .add("urn:notion:webhooks", schemas)
         .unwrap()

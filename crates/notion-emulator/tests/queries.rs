@@ -7,22 +7,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::{Emu, V2022, V2025, V2026};
 
-async fn error_of(
-    emu: &Emu,
-    version: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, String, String) {
-    let (status, body) = emu.call(version, method, path, body).await;
-    assert_eq!(body["object"], "error", "{path}: {body}");
-    (
-        status,
-        body["code"].as_str().unwrap().to_string(),
-        body["message"].as_str().unwrap().to_string(),
-    )
-}
-
 #[tokio::test]
 async fn queries_filter_sort_and_cap_at_ten_thousand() {
     let emu = Emu::start().await;
@@ -60,33 +44,33 @@ async fn queries_filter_sort_and_cap_at_ten_thousand() {
     assert_eq!(ts["results"].as_array().unwrap().len(), 3);
     assert_eq!(ts["request_status"]["type"], "complete");
     let too_deep = json!({"filter": {"and": [{"or": [{"and": [{"property": "Done", "checkbox": {"equals": true}}]}]}]}});
-    let (_, code, message) = error_of(
-        &emu,
-        V2025,
-        Method::POST,
-        &format!("/v1/data_sources/{tasks}/query"),
-        Some(too_deep),
-    )
-    .await;
+    let (_, code, message) = emu
+        .error(
+            V2025,
+            Method::POST,
+            &format!("/v1/data_sources/{tasks}/query"),
+            Some(too_deep),
+        )
+        .await;
     assert_eq!(code, "validation_error");
     assert!(message.contains("nested"), "{message}");
-    let (_, _, message) = error_of(
-        &emu,
-        V2025,
-        Method::POST,
-        &format!("/v1/data_sources/{tasks}/query"),
-        Some(json!({"filter": {"property": "Nope", "checkbox": {"equals": true}}})),
-    )
-    .await;
+    let (_, _, message) = emu
+        .error(
+            V2025,
+            Method::POST,
+            &format!("/v1/data_sources/{tasks}/query"),
+            Some(json!({"filter": {"property": "Nope", "checkbox": {"equals": true}}})),
+        )
+        .await;
     assert!(message.contains("Could not find property"), "{message}");
-    let (_, _, message) = error_of(
-        &emu,
-        V2025,
-        Method::POST,
-        &format!("/v1/data_sources/{tasks}/query"),
-        Some(json!({"filter": {"property": "Estimate", "number": {"bigger": 1}}})),
-    )
-    .await;
+    let (_, _, message) = emu
+        .error(
+            V2025,
+            Method::POST,
+            &format!("/v1/data_sources/{tasks}/query"),
+            Some(json!({"filter": {"property": "Estimate", "number": {"bigger": 1}}})),
+        )
+        .await;
     assert!(message.contains("greater_than"), "{message}");
 
     // The cap: 10,050 rows answer 10,000 results, then `incomplete`.
@@ -169,18 +153,18 @@ async fn versions_differ_as_notion_does() {
             Some(json!({"parent": {"database_id": contacts_db}, "properties": {}})),
         ),
     ] {
-        let (status, code, _) = error_of(&emu, V2022, method, &path, body).await;
+        let (status, code, _) = emu.error(V2022, method, &path, body).await;
         assert_eq!((status, code.as_str()), (400, "validation_error"), "{path}");
     }
     // Classic search says `database`; the new model says `data_source`.
-    let (_, code, _) = error_of(
-        &emu,
-        V2025,
-        Method::POST,
-        "/v1/search",
-        Some(json!({"filter": {"property": "object", "value": "database"}})),
-    )
-    .await;
+    let (_, code, _) = emu
+        .error(
+            V2025,
+            Method::POST,
+            "/v1/search",
+            Some(json!({"filter": {"property": "object", "value": "database"}})),
+        )
+        .await;
     assert_eq!(code, "validation_error");
     let tasks_db = emu.find(V2022, "Tasks", "database").await;
     let classic = emu.get(V2022, &format!("/v1/databases/{tasks_db}")).await;
@@ -196,8 +180,7 @@ async fn versions_differ_as_notion_does() {
     assert_eq!(rows["results"][0]["parent"]["type"], "database_id");
     assert_eq!(rows["type"], "page_or_database");
     assert_eq!(
-        error_of(
-            &emu,
+        emu.error(
             V2022,
             Method::GET,
             &format!("/v1/data_sources/{contacts}"),
@@ -213,8 +196,7 @@ async fn versions_differ_as_notion_does() {
     let page = emu.send(V2026, Method::POST, "/v1/pages", json!({"parent": {"page_id": handbook}, "properties": {"title": {"title": [{"text": {"content": "Renames"}}]}}})).await;
     let id = page["id"].as_str().unwrap().to_string();
     assert_eq!(
-        error_of(
-            &emu,
+        emu.error(
             V2026,
             Method::PATCH,
             &format!("/v1/pages/{id}"),
@@ -227,8 +209,7 @@ async fn versions_differ_as_notion_does() {
     let first = emu.send(V2026, Method::PATCH, &format!("/v1/blocks/{id}/children"), json!({"children": [{"paragraph": {"rich_text": [{"text": {"content": "one"}}]}}, {"paragraph": {"rich_text": [{"text": {"content": "three"}}]}}]})).await;
     let one = first["results"][0]["id"].as_str().unwrap();
     assert_eq!(
-        error_of(
-            &emu,
+        emu.error(
             V2026,
             Method::PATCH,
             &format!("/v1/blocks/{id}/children"),

@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::Read as _;
 
 use jsonschema::{Registry, Validator};
 use reqwest::Method;
@@ -24,19 +23,6 @@ const V5_MODULES: &[&str] = &[
     "webhooks",
 ];
 
-fn load(path: &str) -> Value {
-    let file = std::fs::File::open(format!(
-        "{}/tests/schemas/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("schema file exists");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .expect("schema file is gzip");
-    serde_json::from_str(&text).expect("schema file is JSON")
-}
-
 struct Checker {
     registry: Registry<'static>,
     validators: HashMap<String, Validator>,
@@ -47,13 +33,16 @@ struct Checker {
 impl Checker {
     fn new() -> Self {
         let mut builder = Registry::new()
-            .add("urn:notion:v4", load("sdk-4.0.2/api-endpoints.json.gz"))
+            .add(
+                "urn:notion:v4",
+                support::load_schema("sdk-4.0.2/api-endpoints.json.gz"),
+            )
             .unwrap();
         for module in V5_MODULES {
             builder = builder
                 .add(
                     format!("urn:notion:v5:{module}"),
-                    load(&format!("sdk-5.26.0/{module}.json.gz")),
+                    support::load_schema(&format!("sdk-5.26.0/{module}.json.gz")),
                 )
                 .unwrap();
         }

@@ -139,6 +139,24 @@ impl Emu {
         out
     }
 
+    /// A call that must fail: its status, Notion error `code` and `message`.
+    pub async fn error(
+        &self,
+        version: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, String, String) {
+        let (status, body) = self.call(version, method, path, body).await;
+        assert_eq!(body["object"], "error", "{path}: {body}");
+        assert!(body["request_id"].is_string());
+        (
+            status,
+            body["code"].as_str().unwrap().to_string(),
+            body["message"].as_str().unwrap().to_string(),
+        )
+    }
+
     /// Searches by title and returns the first hit's id.
     pub async fn find(&self, version: &str, title: &str, object: &str) -> String {
         let result = self
@@ -151,6 +169,21 @@ impl Emu {
             .unwrap_or_else(|| panic!("no {object} titled {title}"))
             .to_string()
     }
+}
+
+/// A gzipped JSON Schema file from `tests/schemas/`.
+pub fn load_schema(path: &str) -> Value {
+    use std::io::Read as _;
+    let file = std::fs::File::open(format!(
+        "{}/tests/schemas/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("schema file exists");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .expect("schema file is gzip");
+    serde_json::from_str(&text).expect("schema file is JSON")
 }
 
 pub fn title_of(object: &Value) -> String {
