@@ -258,6 +258,49 @@ async fn a_401_refreshes_once_and_retries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_refresh_a_token_once() {
+    for backend in backends() {
+        let h = Harness::start(backend).await;
+        h.notion_integration("emulator-client-secret").await;
+        let token = h.connect_session("erin").await;
+        assert_eq!(h.oauth(&token, "", true).await.0, 200);
+        let id = h.ok(Method::GET, "/connections?endUserId=erin", None).await["connections"][0]["connection_id"].as_str().unwrap().to_string();
+        let env = h
+            .engine
+            .store
+            .environment_by_name("dev")
+            .await
+            .unwrap()
+            .unwrap();
+        // Slow token answers keep both refreshes in flight at once without the lease.
+        h.emulator_admin(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"path": "/v1/oauth/token", "delay_ms": 300, "count": 2}),
+        )
+        .await;
+        let other = h.second_engine().await;
+        let (a, b) = tokio::join!(
+            h.engine
+                .connection_with_credentials(&env.id, "notion", &id, true),
+            other.connection_with_credentials(&env.id, "notion", &id, true),
+        );
+        let (a, b) = (a.expect("first refresh").1, b.expect("second refresh").1);
+        // The emulator rotates refresh tokens, so a second refresh would have failed.
+        assert_eq!(a.access_token, b.access_token, "{backend:?}");
+        let refreshes = h.ok(Method::GET, "/logs?type=token_refresh", None).await;
+        assert_eq!(
+            refreshes["data"].as_array().unwrap().len(),
+            1,
+            "{refreshes}"
+        );
+        assert_eq!(refreshes["data"][0]["status"], "success");
+        other.store.pool.close().await;
+        h.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconnect_session_reauthorizes_its_connection() {
     for backend in backends() {
         let h = Harness::start(backend).await;

@@ -195,7 +195,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Refreshes a connection's token. Refreshes of one connection are serialised; a caller
+    /// Refreshes a connection's token. Refreshes of one connection are serialised, within
+    /// this process by a lock and across processes by a lease row in the database; a caller
     /// that waited finds the token already renewed (it differs from `seen_access_token`)
     /// and uses it instead of refreshing twice.
     pub async fn refresh(
@@ -205,6 +206,38 @@ impl Engine {
     ) -> EngineResult<Credentials> {
         let lock = self.refresh_lock(&row.connection.id);
         let _guard = lock.lock().await;
+        let lease = self.take_refresh_lease(&row.connection.id).await?;
+        let outcome = self.refresh_holding_lease(row, seen_access_token).await;
+        // An unreleased lease (the database just failed) ends by itself at its expiry.
+        let _ = self
+            .store
+            .release_refresh_lease(&row.connection.id, &lease)
+            .await;
+        outcome
+    }
+
+    /// Waits until this process holds the connection's refresh lease; returns its expiry,
+    /// which identifies it. A holder that died leaves a lease that expires by itself.
+    async fn take_refresh_lease(&self, connection_row_id: &str) -> EngineResult<String> {
+        loop {
+            let now = chrono::Utc::now();
+            let until = ferry_store::ts(now + REFRESH_LEASE);
+            if self
+                .store
+                .take_refresh_lease(connection_row_id, &ferry_store::ts(now), &until)
+                .await?
+            {
+                return Ok(until);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn refresh_holding_lease(
+        &self,
+        row: &ConnectionRow,
+        seen_access_token: Option<&str>,
+    ) -> EngineResult<Credentials> {
         let fresh = self
             .store
             .connection(
@@ -364,6 +397,9 @@ impl Engine {
         Ok(parsed)
     }
 }
+
+/// How long a refresh may hold its lease: longer than the token request's timeout.
+const REFRESH_LEASE: chrono::Duration = chrono::Duration::seconds(45);
 
 /// Credentials from a token response; `previous_refresh` is kept when none is returned.
 pub(crate) fn credentials_from_token_response(

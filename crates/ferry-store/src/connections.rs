@@ -264,6 +264,35 @@ impl Store {
         Ok(())
     }
 
+    /// Takes the connection's refresh lease until `until` when no live lease is held (none, or
+    /// one that ended before `now`). True when this caller now holds it.
+    pub async fn take_refresh_lease(&self, id: &str, now: &str, until: &str) -> StoreResult<bool> {
+        let taken = sqlx::query(self.sql(
+            "UPDATE connections SET refresh_lease_until = ? \
+             WHERE id = ? AND (refresh_lease_until IS NULL OR refresh_lease_until < ?)",
+        ))
+        .bind(until)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    /// Ends a lease taken with [`Store::take_refresh_lease`], unless another holder has
+    /// since taken it over after it expired.
+    pub async fn release_refresh_lease(&self, id: &str, until: &str) -> StoreResult<()> {
+        sqlx::query(self.sql(
+            "UPDATE connections SET refresh_lease_until = NULL \
+             WHERE id = ? AND refresh_lease_until = ?",
+        ))
+        .bind(id)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn touch_connection(&self, id: &str) -> StoreResult<()> {
         sqlx::query(self.sql("UPDATE connections SET last_fetched_at = ? WHERE id = ?"))
             .bind(now())

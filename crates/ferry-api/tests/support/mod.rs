@@ -147,6 +147,14 @@ impl Harness {
         }
     }
 
+    /// Another engine on the same database and encryption key, as a second Ferry process
+    /// sharing the database would have.
+    pub async fn second_engine(&self) -> Engine {
+        let settings = (*self.engine.settings).clone();
+        let cipher = Cipher::from_base64(settings.encryption_key.as_deref().unwrap()).unwrap();
+        Engine::open(settings, cipher).await.unwrap().0
+    }
+
     pub async fn finish(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
