@@ -702,6 +702,46 @@ async fn logs_filter_page_and_expire() {
                 .len(),
             5
         );
+
+        // A batch larger than one INSERT statement is written whole, in time order.
+        let env_id = h
+            .engine
+            .store
+            .environment_by_name("dev")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        for i in 0..250 {
+            let mut op =
+                ferry_engine::logs::Recorder::start(&env_id, "proxy", Some("notion"), Some("bulk"));
+            op.finish(true, Some(format!("call {i}")));
+            h.engine.queue_operation(op);
+        }
+        assert_eq!(h.engine.flush_logs().await, 250);
+        let mut messages = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/logs?connection_id=bulk&limit=100&cursor={c}"),
+                None => "/logs?connection_id=bulk&limit=100".to_string(),
+            };
+            let page = h.ok(Method::GET, &path, None).await;
+            messages.extend(
+                page["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| o["message"].clone()),
+            );
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(messages.len(), 250, "{backend:?}");
+        assert_eq!(messages[0], "call 249", "newest first");
+        assert_eq!(messages[249], "call 0");
         h.finish().await;
     }
 }

@@ -261,10 +261,15 @@ impl Engine {
                     })?;
                 headers.insert("authorization", bearer);
             }
+            let logged_request_headers = redact_headers(
+                headers
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+            );
             let mut builder = self
                 .http
                 .request(request.method.clone(), &url)
-                .headers(headers.clone());
+                .headers(headers);
             let body_for_log_value = match (&replayable, stream_body.take()) {
                 (Some(bytes), _) => {
                     if !bytes.is_empty() {
@@ -285,7 +290,7 @@ impl Engine {
                 "method": request.method.as_str(),
                 "url": url,
                 "waited_ms": (pending_wait + paced).as_millis() as u64,
-                "request_headers": redact_headers(headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))),
+                "request_headers": logged_request_headers,
                 "request_body": body_for_log_value,
             });
             let can_resend = replayable.is_some();

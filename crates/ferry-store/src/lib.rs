@@ -162,8 +162,11 @@ pub(crate) fn json_col(text: &str) -> StoreResult<serde_json::Value> {
 /// Lowercase hex SHA-256, used to store keys and tokens that only need to be recognised.
 pub fn sha256_hex(text: &str) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for byte in sha2::Sha256::digest(text.as_bytes()) {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
 }
