@@ -162,11 +162,16 @@ pub(crate) fn json_col(text: &str) -> StoreResult<serde_json::Value> {
 /// Lowercase hex SHA-256, used to store keys and tokens that only need to be recognised.
 pub fn sha256_hex(text: &str) -> String {
     use sha2::Digest as _;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for byte in sha2::Sha256::digest(text.as_bytes()) {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha256_hex_matches_the_fips_180_example() {
+        assert_eq!(
+            super::sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
-    out
 }

@@ -101,8 +101,8 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts a batch of new operations in one transaction, many rows per statement: the
-    /// per-statement cost, not the rows, is what a busy proxy would otherwise pay for.
+    /// Inserts a batch of new operations in one transaction, up to 100 rows per statement
+    /// (1,000 bind parameters: under SQLite's and PostgreSQL's limits).
     pub async fn insert_operations(&self, ops: &[Operation]) -> StoreResult<()> {
         const ROWS_PER_STATEMENT: usize = 100;
         let mut tx = self.pool.begin().await?;
