@@ -231,9 +231,7 @@ async fn a_401_refreshes_once_and_retries() {
     for backend in backends() {
         let h = Harness::start(backend).await;
         h.notion_integration("emulator-client-secret").await;
-        let token = h.connect_session("erin").await;
-        assert_eq!(h.oauth(&token, "", true).await.0, 200);
-        let id = h.ok(Method::GET, "/connections?endUserId=erin", None).await["connections"][0]["connection_id"].as_str().unwrap().to_string();
+        let id = h.connect_with_oauth("erin").await;
         h.emulator_admin(
             Method::POST,
             "/_emulator/faults",
@@ -262,16 +260,8 @@ async fn two_processes_refresh_a_token_once() {
     for backend in backends() {
         let h = Harness::start(backend).await;
         h.notion_integration("emulator-client-secret").await;
-        let token = h.connect_session("erin").await;
-        assert_eq!(h.oauth(&token, "", true).await.0, 200);
-        let id = h.ok(Method::GET, "/connections?endUserId=erin", None).await["connections"][0]["connection_id"].as_str().unwrap().to_string();
-        let env = h
-            .engine
-            .store
-            .environment_by_name("dev")
-            .await
-            .unwrap()
-            .unwrap();
+        let id = h.connect_with_oauth("erin").await;
+        let env_id = h.dev_environment_id().await;
         // Slow token answers keep both refreshes in flight at once without the lease.
         h.emulator_admin(
             Method::POST,
@@ -282,8 +272,8 @@ async fn two_processes_refresh_a_token_once() {
         let other = h.second_engine().await;
         let (a, b) = tokio::join!(
             h.engine
-                .connection_with_credentials(&env.id, "notion", &id, true),
-            other.connection_with_credentials(&env.id, "notion", &id, true),
+                .connection_with_credentials(&env_id, "notion", &id, true),
+            other.connection_with_credentials(&env_id, "notion", &id, true),
         );
         let (a, b) = (a.expect("first refresh").1, b.expect("second refresh").1);
         // The emulator rotates refresh tokens, so a second refresh would have failed.
@@ -305,14 +295,7 @@ async fn a_reconnect_session_reauthorizes_its_connection() {
     for backend in backends() {
         let h = Harness::start(backend).await;
         h.notion_integration("emulator-client-secret").await;
-        let token = h.connect_session("frank").await;
-        assert_eq!(h.oauth(&token, "", true).await.0, 200);
-        let id = h
-            .ok(Method::GET, "/connections?endUserId=frank", None)
-            .await["connections"][0]["connection_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = h.connect_with_oauth("frank").await;
         let (status, bad) = h
             .api(
                 Method::POST,

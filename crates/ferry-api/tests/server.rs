@@ -601,6 +601,24 @@ async fn the_proxy_with_headers_and_faults() {
     }
 }
 
+/// Every operation `GET /logs?{query}` lists, following `next_cursor` page by page.
+async fn all_logs(h: &Harness, query: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/logs?{query}&cursor={c}"),
+            None => format!("/logs?{query}"),
+        };
+        let page = h.ok(Method::GET, &path, None).await;
+        all.extend(page["data"].as_array().unwrap().iter().cloned());
+        cursor = page["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            return all;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_filter_page_and_expire() {
     for backend in backends() {
@@ -626,26 +644,11 @@ async fn logs_filter_page_and_expire() {
             .ok(Method::GET, "/logs?connection_id=demo&type=proxy", None)
             .await;
         assert_eq!(demo["data"].as_array().unwrap().len(), 5, "{backend:?}");
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("/logs?limit=2&cursor={c}"),
-                None => "/logs?limit=2".to_string(),
-            };
-            let page = h.ok(Method::GET, &path, None).await;
-            seen.extend(
-                page["data"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|o| o["id"].as_str().unwrap().to_string()),
-            );
-            cursor = page["next_cursor"].as_str().map(str::to_string);
-            if cursor.is_none() {
-                break;
-            }
-        }
+        let mut seen: Vec<String> = all_logs(&h, "limit=2")
+            .await
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(seen.len(), 6);
         seen.sort();
         seen.dedup();
@@ -704,14 +707,7 @@ async fn logs_filter_page_and_expire() {
         );
 
         // A batch larger than one INSERT statement is written whole, in time order.
-        let env_id = h
-            .engine
-            .store
-            .environment_by_name("dev")
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
+        let env_id = h.dev_environment_id().await;
         for i in 0..250 {
             let mut op =
                 ferry_engine::logs::Recorder::start(&env_id, "proxy", Some("notion"), Some("bulk"));
@@ -719,26 +715,11 @@ async fn logs_filter_page_and_expire() {
             h.engine.queue_operation(op);
         }
         assert_eq!(h.engine.flush_logs().await, 250);
-        let mut messages = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("/logs?connection_id=bulk&limit=100&cursor={c}"),
-                None => "/logs?connection_id=bulk&limit=100".to_string(),
-            };
-            let page = h.ok(Method::GET, &path, None).await;
-            messages.extend(
-                page["data"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|o| o["message"].clone()),
-            );
-            cursor = page["next_cursor"].as_str().map(str::to_string);
-            if cursor.is_none() {
-                break;
-            }
-        }
+        let messages: Vec<Value> = all_logs(&h, "connection_id=bulk&limit=100")
+            .await
+            .into_iter()
+            .map(|o| o["message"].clone())
+            .collect();
         assert_eq!(messages.len(), 250, "{backend:?}");
         assert_eq!(messages[0], "call 249", "newest first");
         assert_eq!(messages[249], "call 0");

@@ -66,46 +66,14 @@ fn decode_cursor(cursor: &str) -> Option<(String, String)> {
 }
 
 impl Store {
-    async fn insert_operation(
+    /// Inserts `ops`, up to 100 rows per statement (1,000 bind parameters: under SQLite's and
+    /// PostgreSQL's limits).
+    async fn insert_rows(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        op: &Operation,
+        ops: &[Operation],
     ) -> StoreResult<()> {
-        sqlx::query(self.sql(&format!(
-            "INSERT INTO operations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )))
-        .bind(&op.id)
-        .bind(&op.environment_id)
-        .bind(&op.kind)
-        .bind(&op.status)
-        .bind(&op.integration_key)
-        .bind(&op.connection_id)
-        .bind(&op.message)
-        .bind(op.exchanges.to_string())
-        .bind(&op.started_at)
-        .bind(&op.ended_at)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
-    /// Records an operation, or replaces it when it was recorded before (same id).
-    pub async fn save_operation(&self, op: &Operation) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(self.sql("DELETE FROM operations WHERE id = ?"))
-            .bind(&op.id)
-            .execute(&mut *tx)
-            .await?;
-        self.insert_operation(&mut tx, op).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Inserts a batch of new operations in one transaction, up to 100 rows per statement
-    /// (1,000 bind parameters: under SQLite's and PostgreSQL's limits).
-    pub async fn insert_operations(&self, ops: &[Operation]) -> StoreResult<()> {
         const ROWS_PER_STATEMENT: usize = 100;
-        let mut tx = self.pool.begin().await?;
         for chunk in ops.chunks(ROWS_PER_STATEMENT) {
             let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let sql = self.sql(&format!("INSERT INTO operations ({COLUMNS}) VALUES {rows}"));
@@ -123,8 +91,27 @@ impl Store {
                     .bind(&op.started_at)
                     .bind(&op.ended_at);
             }
-            query.execute(&mut *tx).await?;
+            query.execute(&mut **tx).await?;
         }
+        Ok(())
+    }
+
+    /// Records an operation, or replaces it when it was recorded before (same id).
+    pub async fn save_operation(&self, op: &Operation) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(self.sql("DELETE FROM operations WHERE id = ?"))
+            .bind(&op.id)
+            .execute(&mut *tx)
+            .await?;
+        self.insert_rows(&mut tx, std::slice::from_ref(op)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts a batch of new operations in one transaction.
+    pub async fn insert_operations(&self, ops: &[Operation]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        self.insert_rows(&mut tx, ops).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -302,6 +302,34 @@ impl Harness {
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
+    /// Connects `end_user` through the whole OAuth dance; returns the new connection's id.
+    pub async fn connect_with_oauth(&self, end_user: &str) -> String {
+        let token = self.connect_session(end_user).await;
+        assert_eq!(self.oauth(&token, "", true).await.0, 200);
+        let list = self
+            .ok(
+                Method::GET,
+                &format!("/connections?endUserId={end_user}"),
+                None,
+            )
+            .await;
+        list["connections"][0]["connection_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The id of the `dev` environment, which the test key belongs to.
+    pub async fn dev_environment_id(&self) -> String {
+        self.engine
+            .store
+            .environment_by_name("dev")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+
     pub async fn connect_session(&self, end_user: &str) -> String {
         let session = self.ok(Method::POST, "/connect/sessions", Some(json!({"end_user": {"id": end_user, "email": format!("{end_user}@example.com")}, "allowed_integrations": ["notion"]}))).await;
         session["data"]["token"].as_str().unwrap().to_string()
