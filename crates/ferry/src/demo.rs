@@ -93,9 +93,7 @@ pub async fn run() -> anyhow::Result<()> {
             generated_secret_key: None,
         },
         listener,
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
+        start::stop_requested(),
     )
     .await;
     emulator.shutdown().await;

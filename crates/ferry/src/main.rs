@@ -109,8 +109,7 @@ async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("starting the Notion emulator on {}", args.listen))?;
     println!("notion-emulator listening on {}", running.base_url());
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => running.shutdown().await,
-    }
+    start::stop_requested().await;
+    running.shutdown().await;
     Ok(())
 }

@@ -85,7 +85,7 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-/// Runs the API and the background loops until Ctrl-C.
+/// Runs the API and the background loops until Ctrl-C or SIGTERM.
 pub async fn serve(config: Option<&Path>) -> anyhow::Result<()> {
     let settings = load(config)?;
     let listen = settings.listen;
@@ -93,10 +93,32 @@ pub async fn serve(config: Option<&Path>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding FERRY_LISTEN {listen}"))?;
-    run(opened, listener, async {
+    run(opened, listener, stop_requested()).await
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, the signal service managers and container
+/// runtimes stop a process with; either lets in-flight calls finish and queued logs be written.
+pub async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    }
 }
 
 /// Serves on `listener`, prints the ready line (and a generated key), runs the background
