@@ -9,7 +9,7 @@ use ferry_store::integrations::Integration;
 use serde_json::{Value, json};
 
 use crate::credentials::Credentials;
-use crate::logs::{Recorder, body_for_log, redact_headers};
+use crate::logs::{LoggedHeaders, Recorder, body_for_log};
 use crate::{Engine, EngineError, EngineResult, ErrorKind, providers};
 
 /// `POST /connections`: an existing token to import.
@@ -355,7 +355,7 @@ impl Engine {
             Err(e) => {
                 exchange["error"] = json!(e.to_string());
                 exchange["duration_ms"] = json!(started.elapsed().as_millis() as u64);
-                recorder.exchange(exchange);
+                recorder.exchange(&exchange);
                 return Err(EngineError::new(
                     ErrorKind::Upstream,
                     "token_request_failed",
@@ -364,18 +364,14 @@ impl Engine {
             }
         };
         let status = response.status().as_u16();
-        let headers = redact_headers(
-            response
-                .headers()
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
-        );
+        let headers =
+            serde_json::to_value(LoggedHeaders(response.headers())).unwrap_or(Value::Null);
         let bytes = response.bytes().await.unwrap_or_default();
         exchange["status"] = json!(status);
         exchange["duration_ms"] = json!(started.elapsed().as_millis() as u64);
         exchange["response_headers"] = headers;
         exchange["response_body"] = body_for_log(&bytes, limit);
-        recorder.exchange(exchange);
+        recorder.exchange(&exchange);
         let parsed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if !(200..300).contains(&status) {
             let code = parsed

@@ -28,17 +28,25 @@ pub fn is_secret_header(name: &str) -> bool {
         || contains("signature")
 }
 
-pub fn redact_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
-    let mut out = serde_json::Map::new();
-    for (name, value) in headers {
-        let shown = if is_secret_header(name) {
-            "[redacted]".to_string()
-        } else {
-            value.to_string()
-        };
-        out.insert(name.to_ascii_lowercase(), Value::String(shown));
+/// A header map as a log shows it: a JSON object of names to values, secret values replaced
+/// by `[redacted]`, values that are not visible ASCII left out.
+pub struct LoggedHeaders<'a>(pub &'a http::HeaderMap);
+
+impl serde::Serialize for LoggedHeaders<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in self.0 {
+            let Ok(value) = value.to_str() else { continue };
+            let shown = if is_secret_header(name.as_str()) {
+                "[redacted]"
+            } else {
+                value
+            };
+            map.serialize_entry(name.as_str(), shown)?;
+        }
+        map.end()
     }
-    Value::Object(out)
 }
 
 /// Body text for a log: cut at `limit` bytes, with token-looking JSON fields redacted.
@@ -130,17 +138,25 @@ impl Recorder {
                 integration_key: integration_key.map(str::to_string),
                 connection_id: connection_id.map(str::to_string),
                 message: None,
-                exchanges: json!([]),
+                exchanges: "[]".to_string(),
                 started_at: ferry_store::now(),
                 ended_at: None,
             },
         }
     }
 
-    pub fn exchange(&mut self, exchange: Value) {
-        if let Some(list) = self.op.exchanges.as_array_mut() {
-            list.push(exchange);
+    /// Appends one exchange, serialised now so the operation carries JSON text, not a tree.
+    pub fn exchange(&mut self, exchange: &impl serde::Serialize) {
+        let text = match serde_json::to_string(exchange) {
+            Ok(text) => text,
+            Err(e) => json!({"error": format!("exchange not recordable: {e}")}).to_string(),
+        };
+        self.op.exchanges.pop();
+        if self.op.exchanges.len() > 1 {
+            self.op.exchanges.push(',');
         }
+        self.op.exchanges.push_str(&text);
+        self.op.exchanges.push(']');
     }
 
     pub fn finish(&mut self, success: bool, message: impl Into<Option<String>>) {

@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::{Value, json};
 
 use crate::credentials::Credentials;
-use crate::logs::{Recorder, redact_headers, text_for_log};
+use crate::logs::{LoggedHeaders, Recorder, text_for_log};
 use crate::{Engine, EngineError, EngineResult, ErrorKind, providers};
 
 /// Request bodies up to this size are kept so they can be sent again on a retry.
@@ -45,6 +45,27 @@ pub struct ProxyResponse {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: ResponseBody,
+}
+
+/// One attempt of a proxy call as its operation log shows it. Response headers are those
+/// passed on to the caller; durations run until the answer's head (or its kept body).
+#[derive(serde::Serialize)]
+struct ProxyExchange<'a> {
+    attempt: u32,
+    method: &'a str,
+    url: &'a str,
+    waited_ms: u64,
+    request_headers: LoggedHeaders<'a>,
+    request_body: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_headers: Option<LoggedHeaders<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_body: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// Headers that describe one hop and are not passed on (requests also drop their length,
@@ -261,16 +282,11 @@ impl Engine {
                     })?;
                 headers.insert("authorization", bearer);
             }
-            let logged_request_headers = redact_headers(
-                headers
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
-            );
             let mut builder = self
                 .http
                 .request(request.method.clone(), &url)
-                .headers(headers);
-            let body_for_log_value = match (&replayable, stream_body.take()) {
+                .headers(headers.clone());
+            let request_body = match (&replayable, stream_body.take()) {
                 (Some(bytes), _) => {
                     if !bytes.is_empty() {
                         builder = builder.body(bytes.clone());
@@ -285,20 +301,24 @@ impl Engine {
             };
             let started = Instant::now();
             let sent = builder.send().await;
-            let mut exchange = json!({
-                "attempt": attempt,
-                "method": request.method.as_str(),
-                "url": url,
-                "waited_ms": (pending_wait + paced).as_millis() as u64,
-                "request_headers": logged_request_headers,
-                "request_body": body_for_log_value,
-            });
+            let mut exchange = ProxyExchange {
+                attempt,
+                method: request.method.as_str(),
+                url: &url,
+                waited_ms: (pending_wait + paced).as_millis() as u64,
+                request_headers: LoggedHeaders(&headers),
+                request_body,
+                status: None,
+                duration_ms: started.elapsed().as_millis() as u64,
+                response_headers: None,
+                response_body: None,
+                error: None,
+            };
             let can_resend = replayable.is_some();
             match sent {
                 Err(e) => {
-                    exchange["error"] = json!(e.to_string());
-                    exchange["duration_ms"] = json!(started.elapsed().as_millis() as u64);
-                    recorder.exchange(exchange);
+                    exchange.error = Some(e.to_string());
+                    recorder.exchange(&exchange);
                     if can_resend && idempotent(&request.method) && attempt <= policy.retries {
                         pending_wait = backoff(attempt);
                         continue;
@@ -313,14 +333,9 @@ impl Engine {
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    exchange["status"] = json!(status);
-                    exchange["duration_ms"] = json!(started.elapsed().as_millis() as u64);
-                    exchange["response_headers"] = redact_headers(
-                        response
-                            .headers()
-                            .iter()
-                            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
-                    );
+                    let passed_on = response_headers(response.headers());
+                    exchange.status = Some(status);
+                    exchange.response_headers = Some(LoggedHeaders(&passed_on));
                     let wait = retry_after(response.headers());
                     let rate_limited = status == 429 || status == 529;
                     if rate_limited {
@@ -340,8 +355,9 @@ impl Engine {
                         && credentials.refresh_token.is_some();
                     if retry || refresh {
                         let bytes = response.bytes().await.unwrap_or_default();
-                        exchange["response_body"] = text_for_log(&bytes, limit);
-                        recorder.exchange(exchange);
+                        exchange.duration_ms = started.elapsed().as_millis() as u64;
+                        exchange.response_body = Some(text_for_log(&bytes, limit));
+                        recorder.exchange(&exchange);
                         if refresh {
                             refreshed = true;
                             credentials = std::borrow::Cow::Owned(
@@ -362,7 +378,6 @@ impl Engine {
                         }
                         continue;
                     }
-                    let headers = response_headers(response.headers());
                     // Failed answers are kept for the log when small; successful ones stream.
                     let keep = status >= 400
                         && response
@@ -370,16 +385,17 @@ impl Engine {
                             .is_some_and(|n| n as usize <= limit);
                     let body = if keep {
                         let bytes = response.bytes().await.unwrap_or_default();
-                        exchange["response_body"] = text_for_log(&bytes, limit);
+                        exchange.response_body = Some(text_for_log(&bytes, limit));
                         ResponseBody::Buffered(bytes)
                     } else {
                         let size = response
                             .content_length()
                             .map_or("streamed".to_string(), |n| format!("{n} bytes"));
-                        exchange["response_body"] = json!(format!("[{size}, not kept]"));
+                        exchange.response_body = Some(json!(format!("[{size}, not kept]")));
                         ResponseBody::Stream(response)
                     };
-                    recorder.exchange(exchange);
+                    exchange.duration_ms = started.elapsed().as_millis() as u64;
+                    recorder.exchange(&exchange);
                     recorder.finish(
                         (200..400).contains(&status),
                         Some(format!("{} {url} → {status}", request.method)),
@@ -387,7 +403,7 @@ impl Engine {
                     self.queue_operation(recorder);
                     return Ok(ProxyResponse {
                         status,
-                        headers,
+                        headers: passed_on,
                         body,
                     });
                 }
@@ -430,10 +446,4 @@ fn response_headers(upstream: &reqwest::header::HeaderMap) -> HeaderMap {
         out.append(name.clone(), value.clone());
     }
     out
-}
-
-/// A Value of the exchange list, for tests and the log API.
-pub fn exchanges(op: &ferry_store::operations::Operation) -> &Vec<Value> {
-    static EMPTY: Vec<Value> = Vec::new();
-    op.exchanges.as_array().unwrap_or(&EMPTY)
 }

@@ -4,10 +4,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Value;
 use sqlx::Row as _;
 
-use crate::{Store, StoreResult, json_col};
+use crate::{Store, StoreResult};
 
 #[derive(Debug, Clone)]
 pub struct Operation {
@@ -20,7 +19,8 @@ pub struct Operation {
     pub integration_key: Option<String>,
     pub connection_id: Option<String>,
     pub message: Option<String>,
-    pub exchanges: Value,
+    /// The HTTP exchanges as JSON array text: written as recorded and parsed only when read.
+    pub exchanges: String,
     pub started_at: String,
     pub ended_at: Option<String>,
 }
@@ -48,7 +48,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<Operation> {
         integration_key: row.try_get("integration_key")?,
         connection_id: row.try_get("connection_id")?,
         message: row.try_get("message")?,
-        exchanges: json_col(&row.try_get::<String, _>("exchanges")?)?,
+        exchanges: row.try_get("exchanges")?,
         started_at: row.try_get("started_at")?,
         ended_at: row.try_get("ended_at")?,
     })
@@ -87,7 +87,7 @@ impl Store {
                     .bind(&op.integration_key)
                     .bind(&op.connection_id)
                     .bind(&op.message)
-                    .bind(op.exchanges.to_string())
+                    .bind(&op.exchanges)
                     .bind(&op.started_at)
                     .bind(&op.ended_at);
             }

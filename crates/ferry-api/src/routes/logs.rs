@@ -20,7 +20,7 @@ fn shape(op: &Operation) -> Value {
         "message": op.message,
         "started_at": op.started_at,
         "ended_at": op.ended_at,
-        "exchanges": op.exchanges,
+        "exchanges": serde_json::from_str::<Value>(&op.exchanges).unwrap_or(Value::Null),
     })
 }
 
