@@ -128,14 +128,14 @@ impl Store {
     async fn find_connection(
         &self,
         condition: &str,
-        binds: [&str; 2],
+        binds: &[&str],
     ) -> StoreResult<Option<ConnectionRow>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM connections c JOIN integrations i ON i.id = c.integration_id WHERE {condition}"
         );
         let mut query = sqlx::query(self.sql(&sql));
         for b in binds {
-            query = query.bind(b);
+            query = query.bind(*b);
         }
         let row = query.fetch_optional(&self.pool).await?;
         row.as_ref().map(from_row).transpose()
@@ -147,16 +147,11 @@ impl Store {
         provider_config_key: &str,
         connection_id: &str,
     ) -> StoreResult<Option<ConnectionRow>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM connections c JOIN integrations i ON i.id = c.integration_id WHERE c.environment_id = ? AND i.unique_key = ? AND c.connection_id = ?"
-        );
-        let row = sqlx::query(self.sql(&sql))
-            .bind(environment_id)
-            .bind(provider_config_key)
-            .bind(connection_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        self.find_connection(
+            "c.environment_id = ? AND i.unique_key = ? AND c.connection_id = ?",
+            &[environment_id, provider_config_key, connection_id],
+        )
+        .await
     }
 
     /// A connection by its row id, within an environment.
@@ -165,7 +160,7 @@ impl Store {
         environment_id: &str,
         id: &str,
     ) -> StoreResult<Option<ConnectionRow>> {
-        self.find_connection("c.environment_id = ? AND c.id = ?", [environment_id, id])
+        self.find_connection("c.environment_id = ? AND c.id = ?", &[environment_id, id])
             .await
     }
 
@@ -177,7 +172,7 @@ impl Store {
     ) -> StoreResult<Option<ConnectionRow>> {
         self.find_connection(
             "c.integration_id = ? AND c.auth_identity = ?",
-            [integration_id, identity],
+            &[integration_id, identity],
         )
         .await
     }
