@@ -1,0 +1,164 @@
+//! The contract between Ferry's engine and a provider crate (such as `ferry-notion`).
+//!
+//! A provider crate describes its provider with a [`ProviderEntry`] (OAuth endpoints, token
+//! request style, API version header, default pace, what the `/providers` catalogue shows) and
+//! writes its typed client on top of [`Transport`]. The engine implements `Transport` with its
+//! paced, retried, refreshed and recorded client, so a typed client never deals with tokens,
+//! rate limits or logs, and the engine names no provider in its code: a second provider is a
+//! new entry and a new crate.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use serde_json::Value;
+
+/// Everything the engine needs to know about one provider.
+#[derive(Debug)]
+pub struct ProviderEntry {
+    /// The catalogue key (`provider` in an integration), such as `notion`.
+    pub name: &'static str,
+    pub display_name: &'static str,
+    pub categories: &'static [&'static str],
+    pub docs: &'static str,
+    /// The logo, as SVG text, served at `/images/template-logos/<name>.svg`.
+    pub logo_svg: &'static str,
+    /// Where the API lives unless the operator or an integration says otherwise.
+    pub default_base_url: &'static str,
+    pub oauth: OAuth2Entry,
+    /// The header that selects the provider's API version, when it has one.
+    pub version_header: Option<VersionHeader>,
+    /// The rate a connection is paced at unless its integration says otherwise.
+    pub pace: Pace,
+    /// Answers that mean "slow down": they hold the connection's pacer for their
+    /// `Retry-After` and are retried.
+    pub rate_limited_statuses: &'static [u16],
+    /// How list endpoints page, as the `/providers` catalogue describes it.
+    pub pagination: CursorPagination,
+    /// Shown in the catalogue: how the provider's own webhooks are routed.
+    pub webhook_routing_script: Option<&'static str>,
+    pub webhook_user_defined_secret: bool,
+}
+
+/// An OAuth 2 authorization-code flow.
+#[derive(Debug)]
+pub struct OAuth2Entry {
+    /// Relative to the base URL, e.g. `/v1/oauth/authorize`.
+    pub authorization_path: &'static str,
+    pub token_path: &'static str,
+    /// Fixed parameters of the authorize redirect.
+    pub authorization_params: &'static [(&'static str, &'static str)],
+    pub token_request: TokenRequestStyle,
+    /// Token-response fields copied into the connection's `connection_config`.
+    pub token_response_metadata: &'static [&'static str],
+    /// Who authorized, from the token response, so that the same person authorizing again
+    /// updates their connection instead of creating a twin.
+    pub identity: fn(&Value) -> Option<String>,
+}
+
+/// How the client id and secret and the body of a token request are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRequestStyle {
+    /// HTTP Basic with the client id and secret, and a JSON body (Notion).
+    BasicAuthJsonBody,
+    /// The client id and secret in a form-encoded body (RFC 6749's default).
+    FormBody,
+}
+
+/// A header that selects the API version, with the version sent when nobody chooses one.
+#[derive(Debug)]
+pub struct VersionHeader {
+    pub name: &'static str,
+    pub default: &'static str,
+    /// Whether a configured value is one the provider accepts.
+    pub is_valid: fn(&str) -> bool,
+}
+
+/// Requests per second and the burst allowed before the rate applies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    pub rate: f64,
+    pub burst: u32,
+}
+
+/// Cursor pagination as Nango's `providers.yaml` describes it.
+#[derive(Debug)]
+pub struct CursorPagination {
+    pub cursor_path_in_response: &'static str,
+    pub cursor_name_in_request: &'static str,
+    pub limit_name_in_request: &'static str,
+    pub response_path: &'static str,
+}
+
+/// One call to the provider's API, relative to its base URL. Authentication, the version
+/// header, pacing and retries are the transport's business.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// Path and query, e.g. `/v1/users?page_size=100`.
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
+}
+
+impl Request {
+    pub fn get(path: impl Into<String>) -> Request {
+        Request {
+            method: Method::GET,
+            path: path.into(),
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    /// A request with a JSON body.
+    pub fn json(method: Method, path: impl Into<String>, body: &Value) -> Request {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        Request {
+            method,
+            path: path.into(),
+            headers,
+            body: Some(Bytes::from(body.to_string())),
+        }
+    }
+}
+
+/// The provider's final answer, after the transport's retries.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why a call got no answer from the provider.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    #[error("the provider could not be reached: {0}")]
+    Unreachable(String),
+    /// The connection cannot call at all (unknown, no usable token, refresh failed).
+    #[error("{code}: {message}")]
+    Connection { code: &'static str, message: String },
+}
+
+/// Sends calls to one connection's provider API. The engine's implementation paces, retries,
+/// refreshes the token on 401 and records every exchange in the calling operation.
+pub trait Transport: Send + Sync {
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send;
+}
+
+impl<T: Transport> Transport for &T {
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        (**self).send(request)
+    }
+}
