@@ -1,431 +1,588 @@
-//! Connections: importing tokens, reading them (refreshing when asked or when Notion says a
-//! token is no longer valid), patching, deleting and metadata.
+//! Connections: importing tokens, reading them (refreshing when asked or when the provider
+//! says a token is no longer valid), patching, deleting and metadata.
+//!
+//! Refreshes of one connection are serialised within a process by a lock and across
+//! processes by a lease row, because providers such as Notion rotate refresh tokens: a second
+//! concurrent refresh would fail and lock the end user out.
 
-use std::time::Instant;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use base64::Engine as _;
-use ferry_store::connections::{Connection, ConnectionFilter, ConnectionRow};
-use ferry_store::integrations::Integration;
-use serde_json::{Value, json};
+use crate::crypto::Cipher;
+use crate::storage::Store;
+use crate::storage::{
+    ConnectionChanges, ConnectionFilter, ConnectionRecord, EndUserColumns, NewConnection,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
+use crate::cache::HotCaches;
 use crate::credentials::Credentials;
-use crate::logs::{LoggedHeaders, Recorder, body_for_log};
-use crate::{Engine, EngineError, EngineResult, ErrorKind, providers};
+use crate::error::{EngineError, EngineResult, ErrorCode};
+use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
+use crate::integrations::Integrations;
+use crate::logs::{Logs, OperationKind, OperationStatus};
+use crate::tokens::{self, TOKEN_REQUEST_TIMEOUT, Tokens};
+
+/// The person a connection belongs to, as the app describes them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndUser {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<Organization>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+impl EndUser {
+    pub(crate) fn columns_for_store(&self) -> EndUserColumns {
+        EndUserColumns {
+            value: serde_json::to_value(self).unwrap_or(Value::Null),
+            id: self.id.clone(),
+            organization_id: self.organization.as_ref().map(|o| o.id.clone()),
+            search_terms: [&self.email, &self.display_name]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// A connection as the engine shows it; its credentials stay sealed until asked for.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The integer id Nango's API shows.
+    pub number: i64,
+    pub connection_id: ConnectionId,
+    pub provider_config_key: IntegrationKey,
+    pub provider: String,
+    /// `None` also for an end user stored by an older Ferry in another shape.
+    pub end_user: Option<EndUser>,
+    pub tags: BTreeMap<String, String>,
+    pub metadata: Value,
+    pub connection_config: Value,
+    pub webhook_url_override: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_fetched_at: Option<String>,
+    pub(crate) row_id: String,
+    pub(crate) environment_id: EnvironmentId,
+    pub(crate) integration_id: String,
+    pub(crate) credentials_enc: String,
+}
+
+impl Connection {
+    fn from_record(r: ConnectionRecord) -> Connection {
+        Connection {
+            number: r.number,
+            connection_id: ConnectionId::from_stored(r.connection_id),
+            provider_config_key: IntegrationKey::from_stored(r.provider_config_key),
+            provider: r.provider,
+            end_user: r.end_user.and_then(|v| serde_json::from_value(v).ok()),
+            tags: r.tags,
+            metadata: r.metadata,
+            connection_config: r.connection_config,
+            webhook_url_override: r.webhook_url_override,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            last_fetched_at: r.last_fetched_at,
+            row_id: r.id,
+            environment_id: EnvironmentId::from_stored(r.environment_id),
+            integration_id: r.integration_id,
+            credentials_enc: r.credentials_enc,
+        }
+    }
+}
 
 /// `POST /connections`: an existing token to import.
 #[derive(Debug, Clone)]
 pub struct ImportConnection {
-    pub provider_config_key: String,
-    pub connection_id: Option<String>,
-    pub access_token: String,
-    pub refresh_token: Option<String>,
-    pub expires_at: Option<String>,
-    pub raw: Value,
-    pub connection_config: Value,
-    pub metadata: Value,
-    pub end_user: Option<Value>,
-    pub tags: Value,
+    pub provider_config_key: IntegrationKey,
+    pub connection_id: Option<ConnectionId>,
+    pub credentials: Credentials,
+    pub connection_config: Map<String, Value>,
+    pub metadata: Map<String, Value>,
+    pub end_user: Option<EndUser>,
+    pub tags: BTreeMap<String, String>,
+    pub webhook_url_override: Option<String>,
 }
 
-fn unknown_connection(key: &str, id: &str) -> EngineError {
-    EngineError::not_found(
-        "unknown_connection",
+/// Filters of `GET /connections`.
+#[derive(Debug, Default, Clone)]
+pub struct ListConnections {
+    pub connection_id: Option<ConnectionId>,
+    pub search: Option<String>,
+    pub end_user_id: Option<String>,
+    pub end_user_organization_id: Option<String>,
+    pub integration_keys: Vec<IntegrationKey>,
+    pub tags: Vec<(String, String)>,
+    pub limit: u32,
+    pub page: u32,
+}
+
+/// `PATCH /connections/:id`; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionPatch {
+    pub end_user: Option<Option<EndUser>>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub webhook_url_override: Option<Option<String>>,
+}
+
+/// What `tags[key]=value` filters match: the tags with keys lower-cased (the SDK lower-cases
+/// them), and the end user's email and display name as `end_user_email` and
+/// `end_user_display_name` (what the SDK sends for `email` and `displayName`).
+pub(crate) fn filter_tags(
+    tags: &BTreeMap<String, String>,
+    end_user: Option<&EndUser>,
+) -> BTreeMap<String, String> {
+    let mut filter: BTreeMap<String, String> = tags
+        .iter()
+        .map(|(k, v)| (k.to_lowercase(), v.clone()))
+        .collect();
+    if let Some(user) = end_user {
+        for (tag, value) in [
+            ("end_user_email", &user.email),
+            ("end_user_display_name", &user.display_name),
+        ] {
+            if let Some(value) = value {
+                filter
+                    .entry(tag.to_string())
+                    .or_insert_with(|| value.clone());
+            }
+        }
+    }
+    filter
+}
+
+/// How long a refresh may hold its lease: longer than the token request's timeout.
+const REFRESH_LEASE: Duration = Duration::from_secs(45);
+
+pub(crate) fn unknown_connection(key: &IntegrationKey, id: &ConnectionId) -> EngineError {
+    EngineError::new(
+        ErrorCode::UnknownConnection,
         format!("There is no connection `{id}` for integration `{key}` in this environment."),
     )
 }
 
-impl Engine {
-    pub async fn import_connection(
-        &self,
-        environment_id: &str,
-        input: ImportConnection,
-    ) -> EngineResult<ConnectionRow> {
-        let integration = self
-            .integration(environment_id, &input.provider_config_key)
-            .await?;
-        if input.access_token.trim().is_empty() {
-            return Err(EngineError::invalid(
-                "invalid_body",
-                "credentials.access_token must not be empty",
-            ));
+#[derive(Clone)]
+pub struct Connections {
+    store: Store,
+    cipher: Cipher,
+    integrations: Integrations,
+    tokens: Tokens,
+    logs: Logs,
+    caches: Arc<HotCaches>,
+    refresh_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl Connections {
+    pub(crate) fn new(
+        store: Store,
+        cipher: Cipher,
+        integrations: Integrations,
+        tokens: Tokens,
+        logs: Logs,
+        caches: Arc<HotCaches>,
+    ) -> Connections {
+        Connections {
+            store,
+            cipher,
+            integrations,
+            tokens,
+            logs,
+            caches,
+            refresh_locks: Arc::default(),
         }
-        let connection_id = input
-            .connection_id
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        if connection_id.is_empty() || connection_id.len() > 255 {
-            return Err(EngineError::invalid(
-                "invalid_body",
-                "connection_id must be 1–255 characters",
-            ));
-        }
-        let credentials = Credentials::oauth2(
-            input.access_token,
-            input.refresh_token,
-            input.expires_at,
-            input.raw,
-        );
-        let row = Connection {
-            id: String::new(),
-            environment_id: environment_id.to_string(),
-            integration_id: integration.id.clone(),
-            connection_id: connection_id.clone(),
-            credentials_enc: self.seal_credentials(&credentials),
-            connection_config: input.connection_config,
-            metadata: input.metadata,
-            end_user: input.end_user,
-            tags: input.tags,
-            auth_identity: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            last_fetched_at: None,
-        };
-        self.store.upsert_connection(&row).await?;
-        self.connection_row(environment_id, &integration.unique_key, &connection_id)
-            .await
     }
 
-    pub async fn connection_row(
+    /// Imports a token as a connection (or writes over the connection with the same id).
+    pub async fn import(
         &self,
-        environment_id: &str,
-        key: &str,
-        id: &str,
-    ) -> EngineResult<ConnectionRow> {
-        if key.is_empty() {
-            return Err(EngineError::invalid(
-                "missing_provider_config_key",
-                "provider_config_key is required",
-            ));
-        }
+        environment: &EnvironmentId,
+        input: ImportConnection,
+    ) -> EngineResult<(Connection, Credentials)> {
+        let integration = self
+            .integrations
+            .get(environment, &input.provider_config_key)
+            .await?;
+        let connection_id = input.connection_id.unwrap_or_else(ConnectionId::generate);
+        let row = NewConnection {
+            environment_id: environment.to_string(),
+            integration_id: integration.id.clone(),
+            connection_id: connection_id.to_string(),
+            credentials_enc: input.credentials.seal(&self.cipher),
+            connection_config: Value::Object(input.connection_config),
+            metadata: Value::Object(input.metadata),
+            end_user: input.end_user.as_ref().map(EndUser::columns_for_store),
+            filter_tags: filter_tags(&input.tags, input.end_user.as_ref()),
+            tags: input.tags,
+            webhook_url_override: input.webhook_url_override,
+            auth_identity: None,
+        };
+        self.write_connection(&row).await?;
+        self.forget(environment, &input.provider_config_key, &connection_id);
+        let connection = self
+            .find(environment, &input.provider_config_key, &connection_id)
+            .await?;
+        Ok((connection, input.credentials))
+    }
+
+    pub(crate) async fn write_connection(&self, row: &NewConnection) -> EngineResult<String> {
+        let mut tx = self.store.begin().await?;
+        let id = tx.upsert_connection(row).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn list(
+        &self,
+        environment: &EnvironmentId,
+        filter: ListConnections,
+    ) -> EngineResult<Vec<Connection>> {
+        let limit = i64::from(filter.limit.clamp(1, 2000));
+        let records = self
+            .store
+            .list_connections(
+                environment.as_str(),
+                &ConnectionFilter {
+                    connection_id: filter.connection_id.map(|c| c.to_string()),
+                    search: filter.search,
+                    end_user_id: filter.end_user_id,
+                    end_user_organization_id: filter.end_user_organization_id,
+                    integration_keys: filter
+                        .integration_keys
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                    tags: filter
+                        .tags
+                        .into_iter()
+                        .map(|(k, v)| (k.to_lowercase(), v))
+                        .collect(),
+                    limit,
+                    offset: i64::from(filter.page) * limit,
+                },
+            )
+            .await?;
+        Ok(records.into_iter().map(Connection::from_record).collect())
+    }
+
+    pub(crate) async fn find(
+        &self,
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+        id: &ConnectionId,
+    ) -> EngineResult<Connection> {
         self.store
-            .connection(environment_id, key, id)
+            .connection(environment.as_str(), key.as_str(), id.as_str())
             .await?
+            .map(Connection::from_record)
             .ok_or_else(|| unknown_connection(key, id))
+    }
+
+    pub(crate) async fn find_by_row_id(
+        &self,
+        environment: &EnvironmentId,
+        row_id: &str,
+    ) -> EngineResult<Option<Connection>> {
+        Ok(self
+            .store
+            .connection_by_row_id(environment.as_str(), row_id)
+            .await?
+            .map(Connection::from_record))
+    }
+
+    pub(crate) async fn find_by_identity(
+        &self,
+        integration_id: &str,
+        identity: &str,
+    ) -> EngineResult<Option<Connection>> {
+        Ok(self
+            .store
+            .connection_by_identity(integration_id, identity)
+            .await?
+            .map(Connection::from_record))
     }
 
     /// A connection with its opened credentials; `force_refresh` refreshes first when the
     /// connection has a refresh token.
-    pub async fn connection_with_credentials(
+    pub async fn get(
         &self,
-        environment_id: &str,
-        key: &str,
-        id: &str,
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+        id: &ConnectionId,
         force_refresh: bool,
-    ) -> EngineResult<(ConnectionRow, Credentials)> {
-        let row = self.connection_row(environment_id, key, id).await?;
-        let mut credentials = self.open_credentials(&row.connection.credentials_enc)?;
+    ) -> EngineResult<(Connection, Credentials)> {
+        let mut connection = self.find(environment, key, id).await?;
+        let mut credentials = Credentials::open(&self.cipher, &connection.credentials_enc)?;
         if force_refresh && credentials.refresh_token.is_some() {
-            credentials = self.refresh(&row, Some(&credentials.access_token)).await?;
+            credentials = self
+                .refresh(&connection, Some(&credentials.access_token))
+                .await?;
         }
-        self.store.touch_connection(&row.connection.id).await?;
-        Ok((row, credentials))
+        let now = crate::time::now();
+        let mut tx = self.store.begin().await?;
+        tx.touch_connection(&connection.row_id, &now).await?;
+        tx.commit().await?;
+        connection.last_fetched_at = Some(now);
+        Ok((connection, credentials))
     }
 
-    pub async fn list_connections(
+    /// The connection and its opened credentials from a seconds-long cache, so a hot call
+    /// path does not read and decrypt them on every call.
+    pub(crate) async fn cached(
         &self,
-        environment_id: &str,
-        filter: &ConnectionFilter,
-    ) -> EngineResult<Vec<ConnectionRow>> {
-        Ok(self.store.list_connections(environment_id, filter).await?)
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+        id: &ConnectionId,
+    ) -> EngineResult<Arc<(Connection, Credentials)>> {
+        let cache_key = cache_key(environment, key, id);
+        if let Some(hit) = self.caches.connections.get(&cache_key) {
+            return Ok(hit);
+        }
+        let connection = self.find(environment, key, id).await?;
+        let credentials = Credentials::open(&self.cipher, &connection.credentials_enc)?;
+        let entry = Arc::new((connection, credentials));
+        self.caches.connections.put(cache_key, entry.clone());
+        Ok(entry)
     }
 
-    pub async fn patch_connection(
+    pub(crate) fn forget(
         &self,
-        environment_id: &str,
-        key: &str,
-        id: &str,
-        end_user: Option<Option<Value>>,
-        tags: Option<Value>,
-    ) -> EngineResult<ConnectionRow> {
-        let row = self.connection_row(environment_id, key, id).await?;
-        let c = &row.connection;
-        let end_user = end_user.unwrap_or_else(|| c.end_user.clone());
-        let tags = tags.unwrap_or_else(|| c.tags.clone());
-        self.store
-            .update_connection_fields(&c.id, end_user.as_ref(), &tags, &c.metadata)
-            .await?;
-        self.forget_cached_connection(environment_id, key, id);
-        self.connection_row(environment_id, key, id).await
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+        id: &ConnectionId,
+    ) {
+        self.caches
+            .connections
+            .remove(&cache_key(environment, key, id));
     }
 
-    pub async fn delete_connection(
+    pub async fn patch(
         &self,
-        environment_id: &str,
-        key: &str,
-        id: &str,
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+        id: &ConnectionId,
+        patch: ConnectionPatch,
     ) -> EngineResult<()> {
-        let row = self.connection_row(environment_id, key, id).await?;
-        self.store.delete_connection(&row.connection.id).await?;
-        self.forget_cached_connection(environment_id, key, id);
+        let connection = self.find(environment, key, id).await?;
+        let filter = (patch.tags.is_some() || patch.end_user.is_some()).then(|| {
+            let tags = patch.tags.as_ref().unwrap_or(&connection.tags);
+            let end_user = match &patch.end_user {
+                Some(new) => new.as_ref(),
+                None => connection.end_user.as_ref(),
+            };
+            filter_tags(tags, end_user)
+        });
+        let changes = ConnectionChanges {
+            end_user: patch
+                .end_user
+                .map(|u| u.as_ref().map(EndUser::columns_for_store)),
+            tags: patch.tags,
+            filter_tags: filter,
+            webhook_url_override: patch.webhook_url_override,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.update_connection(&connection.row_id, id.as_str(), &changes)
+            .await?;
+        tx.commit().await?;
+        self.forget(environment, key, id);
         Ok(())
     }
 
-    /// Replaces (`merge = false`) or shallow-merges metadata on each named connection.
+    pub async fn delete(
+        &self,
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+        id: &ConnectionId,
+    ) -> EngineResult<()> {
+        let connection = self.find(environment, key, id).await?;
+        let mut tx = self.store.begin().await?;
+        if !tx.delete_connection(&connection.row_id).await? {
+            return Err(unknown_connection(key, id));
+        }
+        tx.commit().await?;
+        self.forget(environment, key, id);
+        Ok(())
+    }
+
+    /// Replaces (`merge = false`) or shallow-merges metadata on each named connection, all
+    /// in one unit of work that reads what it writes: concurrent merges all keep their keys,
+    /// and one unknown id changes nothing.
     pub async fn set_metadata(
         &self,
-        environment_id: &str,
-        key: &str,
-        ids: &[String],
-        metadata: &Value,
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+        ids: &[ConnectionId],
+        metadata: &Map<String, Value>,
         merge: bool,
     ) -> EngineResult<()> {
-        let Some(new) = metadata.as_object() else {
-            return Err(EngineError::invalid(
-                "invalid_body",
-                "metadata must be an object",
-            ));
-        };
-        let mut rows = Vec::new();
+        let mut tx = self.store.begin().await?;
         for id in ids {
-            rows.push(self.connection_row(environment_id, key, id).await?);
-        }
-        for row in rows {
-            let c = &row.connection;
+            let (row_id, current) = tx
+                .connection_metadata_for_update(environment.as_str(), key.as_str(), id.as_str())
+                .await?
+                .ok_or_else(|| unknown_connection(key, id))?;
             let value = if merge {
-                let mut current = c.metadata.as_object().cloned().unwrap_or_default();
-                current.extend(new.clone());
-                Value::Object(current)
+                let mut merged = current.as_object().cloned().unwrap_or_default();
+                merged.extend(metadata.clone());
+                Value::Object(merged)
             } else {
-                metadata.clone()
+                Value::Object(metadata.clone())
             };
-            self.store
-                .update_connection_fields(&c.id, c.end_user.as_ref(), &c.tags, &value)
-                .await?;
-            self.forget_cached_connection(environment_id, key, &c.connection_id);
+            tx.set_connection_metadata(&row_id, &value).await?;
+        }
+        tx.commit().await?;
+        for id in ids {
+            self.forget(environment, key, id);
         }
         Ok(())
     }
 
-    /// Refreshes a connection's token. Refreshes of one connection are serialised, within
-    /// this process by a lock and across processes by a lease row in the database; a caller
-    /// that waited finds the token already renewed (it differs from `seen_access_token`)
-    /// and uses it instead of refreshing twice.
-    pub async fn refresh(
+    /// Refreshes a connection's token. A caller that waited for another refresh finds the
+    /// token already renewed (it differs from `seen_access_token`) and uses it.
+    pub(crate) async fn refresh(
         &self,
-        row: &ConnectionRow,
+        connection: &Connection,
         seen_access_token: Option<&str>,
     ) -> EngineResult<Credentials> {
-        let lock = self.refresh_lock(&row.connection.id);
+        let lock = {
+            let mut locks = self.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(connection.row_id.clone()).or_default().clone()
+        };
         let _guard = lock.lock().await;
-        let lease = self.take_refresh_lease(&row.connection.id).await?;
-        let outcome = self.refresh_holding_lease(row, seen_access_token).await;
-        // An unreleased lease (the database just failed) ends by itself at its expiry.
-        let _ = self
-            .store
-            .release_refresh_lease(&row.connection.id, &lease)
+        let lease = self.take_refresh_lease(&connection.row_id).await?;
+        let outcome = self
+            .refresh_holding_lease(connection, seen_access_token)
             .await;
+        // An unreleased lease (the database just failed) ends by itself at its expiry.
+        let released = async {
+            let mut tx = self.store.begin().await?;
+            tx.release_refresh_lease(&connection.row_id, &lease).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %EngineError::from(e).chain(), "could not release a refresh lease; it expires by itself");
+        }
         outcome
     }
 
     /// Waits until this process holds the connection's refresh lease; returns its expiry,
     /// which identifies it. A holder that died leaves a lease that expires by itself.
-    async fn take_refresh_lease(&self, connection_row_id: &str) -> EngineResult<String> {
+    async fn take_refresh_lease(&self, row_id: &str) -> EngineResult<String> {
+        let deadline = tokio::time::Instant::now() + REFRESH_LEASE + TOKEN_REQUEST_TIMEOUT;
         loop {
             let now = chrono::Utc::now();
-            let until = ferry_store::ts(now + REFRESH_LEASE);
-            if self
-                .store
-                .take_refresh_lease(connection_row_id, &ferry_store::ts(now), &until)
-                .await?
-            {
+            let until = crate::time::ts(now + REFRESH_LEASE);
+            let mut tx = self.store.begin().await?;
+            let taken = tx
+                .take_refresh_lease(row_id, &crate::time::ts(now), &until)
+                .await?;
+            tx.commit().await?;
+            if taken {
                 return Ok(until);
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if tokio::time::Instant::now() > deadline {
+                return Err(EngineError::internal(
+                    "waiting for another process's token refresh",
+                    "its lease did not end",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     async fn refresh_holding_lease(
         &self,
-        row: &ConnectionRow,
+        connection: &Connection,
         seen_access_token: Option<&str>,
     ) -> EngineResult<Credentials> {
         let fresh = self
-            .store
-            .connection(
-                &row.connection.environment_id,
-                &row.provider_config_key,
-                &row.connection.connection_id,
-            )
+            .find_by_row_id(&connection.environment_id, &connection.row_id)
             .await?
             .ok_or_else(|| {
-                unknown_connection(&row.provider_config_key, &row.connection.connection_id)
+                unknown_connection(&connection.provider_config_key, &connection.connection_id)
             })?;
-        let current = self.open_credentials(&fresh.connection.credentials_enc)?;
+        let current = Credentials::open(&self.cipher, &fresh.credentials_enc)?;
         if seen_access_token.is_some_and(|seen| seen != current.access_token) {
             return Ok(current);
         }
         let Some(refresh_token) = current.refresh_token.clone() else {
             return Err(EngineError::new(
-                ErrorKind::Upstream,
-                "connection_refresh_failed",
-                "This connection has no refresh token; the user must authorize again.",
+                ErrorCode::ConnectionRefreshFailed,
+                "This connection has no refresh token; the end user must authorize again.",
             ));
         };
         let integration = self
-            .store
-            .integration_by_id(&fresh.connection.integration_id)
+            .integrations
+            .by_row_id(&fresh.integration_id)
             .await?
-            .ok_or_else(|| {
-                unknown_connection(&row.provider_config_key, &row.connection.connection_id)
-            })?;
-        let mut recorder = Recorder::start(
-            &fresh.connection.environment_id,
-            "token_refresh",
+            .ok_or_else(|| unknown_connection(&fresh.provider_config_key, &fresh.connection_id))?;
+        let mut recorder = self.logs.recorder(
+            &fresh.environment_id,
+            OperationKind::TokenRefresh,
             Some(&integration.unique_key),
-            Some(&fresh.connection.connection_id),
+            Some(&fresh.connection_id),
         );
-        let result = self
-            .token_request(
-                &integration,
-                json!({"grant_type": "refresh_token", "refresh_token": refresh_token}),
-                &mut recorder,
-            )
-            .await;
-        let outcome = match result {
-            Ok(response) => {
-                let refreshed = credentials_from_token_response(response, Some(refresh_token));
-                match refreshed {
-                    Ok(credentials) => {
-                        self.store
-                            .update_credentials(
-                                &fresh.connection.id,
-                                &self.seal_credentials(&credentials),
-                            )
-                            .await?;
-                        self.forget_cached_connection(
-                            &fresh.connection.environment_id,
-                            &fresh.provider_config_key,
-                            &fresh.connection.connection_id,
-                        );
-                        recorder.finish(true, Some("token refreshed".to_string()));
-                        Ok(credentials)
-                    }
-                    Err(e) => {
-                        recorder.finish(false, Some(e.message.clone()));
-                        Err(e)
-                    }
-                }
+        let mut grant = Map::new();
+        grant.insert("grant_type".into(), json!("refresh_token"));
+        grant.insert("refresh_token".into(), json!(refresh_token));
+        let outcome = match self
+            .tokens
+            .request(&integration, grant, &mut recorder)
+            .await
+        {
+            Ok(response) => tokens::credentials_from_token_response(response, Some(refresh_token)),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(credentials) => {
+                let mut tx = self.store.begin().await?;
+                tx.update_credentials(&fresh.row_id, &credentials.seal(&self.cipher))
+                    .await?;
+                tx.commit().await?;
+                self.forget(
+                    &fresh.environment_id,
+                    &fresh.provider_config_key,
+                    &fresh.connection_id,
+                );
+                self.logs
+                    .save(
+                        recorder,
+                        OperationStatus::Success,
+                        Some("token refreshed".to_string()),
+                    )
+                    .await;
+                Ok(credentials)
             }
             Err(e) => {
-                recorder.finish(false, Some(e.message.clone()));
+                self.logs
+                    .save(
+                        recorder,
+                        OperationStatus::Failed,
+                        Some(e.message().to_string()),
+                    )
+                    .await;
                 Err(e)
             }
-        };
-        self.save_operation(&recorder).await;
-        outcome
-    }
-
-    /// POSTs to the integration's token endpoint as Notion wants it: HTTP Basic with the
-    /// client id and secret, and a JSON body. The exchange is recorded (secrets redacted).
-    pub(crate) async fn token_request(
-        &self,
-        integration: &Integration,
-        body: Value,
-        recorder: &mut Recorder,
-    ) -> EngineResult<Value> {
-        let (client_id, client_secret) = self.client_credentials(integration)?;
-        let endpoints = providers::notion_endpoints(&self.settings, &integration.config);
-        let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("{client_id}:{client_secret}"));
-        let started = Instant::now();
-        let sent = self
-            .http
-            .post(&endpoints.token_url)
-            .header("authorization", format!("Basic {basic}"))
-            .header("content-type", "application/json")
-            .header("notion-version", &endpoints.version)
-            .body(body.to_string())
-            .timeout(std::time::Duration::from_secs(30))
-            .send()
-            .await;
-        let limit = self.settings.log_body_limit;
-        // The authorization code is a one-time secret; other secrets are redacted by name.
-        let mut logged = body.clone();
-        if logged.get("code").is_some() {
-            logged["code"] = json!("[redacted]");
         }
-        let mut exchange = json!({
-            "method": "POST",
-            "url": endpoints.token_url,
-            "attempt": 1,
-            "request_headers": {"authorization": "[redacted]", "content-type": "application/json"},
-            "request_body": body_for_log(logged.to_string().as_bytes(), limit),
-        });
-        let response = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                exchange["error"] = json!(e.to_string());
-                exchange["duration_ms"] = json!(started.elapsed().as_millis() as u64);
-                recorder.exchange(&exchange);
-                return Err(EngineError::new(
-                    ErrorKind::Upstream,
-                    "token_request_failed",
-                    format!("Could not reach the token endpoint: {e}"),
-                ));
-            }
-        };
-        let status = response.status().as_u16();
-        let headers =
-            serde_json::to_value(LoggedHeaders(response.headers())).unwrap_or(Value::Null);
-        let bytes = response.bytes().await.unwrap_or_default();
-        exchange["status"] = json!(status);
-        exchange["duration_ms"] = json!(started.elapsed().as_millis() as u64);
-        exchange["response_headers"] = headers;
-        exchange["response_body"] = body_for_log(&bytes, limit);
-        recorder.exchange(&exchange);
-        let parsed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if !(200..300).contains(&status) {
-            let code = parsed
-                .get("code")
-                .or_else(|| parsed.get("error"))
-                .and_then(Value::as_str)
-                .unwrap_or("unknown");
-            let detail = parsed
-                .get("message")
-                .or_else(|| parsed.get("error_description"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            return Err(EngineError::new(
-                ErrorKind::Upstream,
-                "token_request_failed",
-                format!("Notion's token endpoint answered {status} {code}: {detail}"),
-            ));
-        }
-        Ok(parsed)
     }
 }
 
-/// How long a refresh may hold its lease: longer than the token request's timeout.
-const REFRESH_LEASE: chrono::Duration = chrono::Duration::seconds(45);
-
-/// Credentials from a token response; `previous_refresh` is kept when none is returned.
-pub(crate) fn credentials_from_token_response(
-    response: Value,
-    previous_refresh: Option<String>,
-) -> EngineResult<Credentials> {
-    let access = response
-        .get("access_token")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            EngineError::new(
-                ErrorKind::Upstream,
-                "token_request_failed",
-                "The token response has no access_token.",
-            )
-        })?;
-    let refresh = response
-        .get("refresh_token")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or(previous_refresh);
-    let expires_at = response
-        .get("expires_in")
-        .and_then(Value::as_i64)
-        .map(|s| ferry_store::ts(chrono::Utc::now() + chrono::Duration::seconds(s)));
-    Ok(Credentials::oauth2(
-        access.to_string(),
-        refresh,
-        expires_at,
-        response,
-    ))
+fn cache_key(environment: &EnvironmentId, key: &IntegrationKey, id: &ConnectionId) -> String {
+    format!("{environment}\u{0}{key}\u{0}{id}")
 }

@@ -1,5 +1,6 @@
-//! Encryption of secrets at rest (credentials, client secrets, webhook secrets) with
-//! AES-256-GCM under the operator's `FERRY_ENCRYPTION_KEY`.
+//! Encryption of secrets at rest (credentials, client secrets, webhook secrets, variables)
+//! with AES-256-GCM under the operator's `FERRY_ENCRYPTION_KEY`, and the hashes API keys are
+//! stored as. Secrets are sealed here before they reach storage and opened only here.
 //!
 //! A sealed value is `v1:` followed by base64 of a fresh 96-bit nonce and the ciphertext, so a
 //! value never repeats for the same plaintext and the format can change with a new prefix.
@@ -9,10 +10,19 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::StoreError;
-
 const PREFIX: &str = "v1:";
 const NONCE_LEN: usize = 12;
+
+/// Why a key or a sealed value is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("{0}")]
+    Key(String),
+    #[error(
+        "a stored secret could not be decrypted: is FERRY_ENCRYPTION_KEY the key it was written with?"
+    )]
+    Decrypt,
+}
 
 #[derive(Clone)]
 pub struct Cipher {
@@ -27,12 +37,12 @@ impl std::fmt::Debug for Cipher {
 
 impl Cipher {
     /// From the base64 text of 32 bytes, as `FERRY_ENCRYPTION_KEY` holds it.
-    pub fn from_base64(text: &str) -> Result<Self, StoreError> {
+    pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
         let bytes = STANDARD
             .decode(text.trim())
-            .map_err(|_| StoreError::Key("FERRY_ENCRYPTION_KEY is not valid base64".into()))?;
+            .map_err(|_| CryptoError::Key("FERRY_ENCRYPTION_KEY is not valid base64".into()))?;
         let bytes: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-            StoreError::Key(format!(
+            CryptoError::Key(format!(
                 "FERRY_ENCRYPTION_KEY must decode to 32 bytes, not {}",
                 b.len()
             ))
@@ -58,25 +68,39 @@ impl Cipher {
         format!("{PREFIX}{}", STANDARD.encode(out))
     }
 
-    pub fn open(&self, sealed: &str) -> Result<String, StoreError> {
-        let body = sealed.strip_prefix(PREFIX).ok_or(StoreError::Decrypt)?;
-        let raw = STANDARD.decode(body).map_err(|_| StoreError::Decrypt)?;
+    pub fn open(&self, sealed: &str) -> Result<String, CryptoError> {
+        let body = sealed.strip_prefix(PREFIX).ok_or(CryptoError::Decrypt)?;
+        let raw = STANDARD.decode(body).map_err(|_| CryptoError::Decrypt)?;
         if raw.len() < NONCE_LEN {
-            return Err(StoreError::Decrypt);
+            return Err(CryptoError::Decrypt);
         }
         let (nonce, ciphertext) = raw.split_at(NONCE_LEN);
-        let nonce = Nonce::try_from(nonce).map_err(|_| StoreError::Decrypt)?;
+        let nonce = Nonce::try_from(nonce).map_err(|_| CryptoError::Decrypt)?;
         let plain = self
             .cipher
             .decrypt(&nonce, ciphertext)
-            .map_err(|_| StoreError::Decrypt)?;
-        String::from_utf8(plain).map_err(|_| StoreError::Decrypt)
+            .map_err(|_| CryptoError::Decrypt)?;
+        String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
     }
+}
+
+/// Lowercase hex SHA-256, for keys and tokens that only need to be recognised.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_hex_matches_the_fips_180_example() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn seals_and_opens() {

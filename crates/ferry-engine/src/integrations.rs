@@ -1,232 +1,415 @@
-//! Integrations: validation and secret handling around the store's integration rows.
+//! Integrations: an environment's provider configurations, with the OAuth client secret and
+//! webhook secret sealed at rest and Ferry's per-integration settings (endpoint overrides,
+//! API version, pace).
 
-use ferry_store::integrations::Integration;
-use serde_json::Value;
+use std::sync::Arc;
 
-use crate::{Engine, EngineError, EngineResult, ErrorKind, providers};
+use crate::crypto::Cipher;
+use crate::storage::IntegrationRecord;
+use crate::storage::Store;
+use ferry_provider::ProviderEntry;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-/// What `POST /integrations` and `PATCH /integrations/:key` may set.
-#[derive(Debug, Default, Clone)]
-pub struct IntegrationInput {
-    pub provider: Option<String>,
-    pub unique_key: Option<String>,
-    pub display_name: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub webhook_secret: Option<String>,
-    pub config: Option<Value>,
-    pub forward_webhooks: Option<bool>,
+use crate::cache::HotCaches;
+use crate::error::{EngineError, EngineResult, ErrorCode};
+use crate::ids::{EnvironmentId, IntegrationKey};
+use crate::providers;
+
+/// Ferry's settings for one integration; every field overrides a provider default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationConfig {
+    /// The provider API's base URL (and of the OAuth URLs below when they are not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    /// The version header sent when the caller sends none (`Notion-Version` for Notion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// Requests per second per connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<f64>,
+    /// Requests a connection may burst before the rate applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
 }
 
-fn check_key(key: &str) -> EngineResult<()> {
-    let ok = !key.is_empty()
-        && key.len() <= 255
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-    if ok {
-        Ok(())
-    } else {
-        Err(EngineError::invalid(
-            "invalid_body",
-            format!("unique_key `{key}` must be 1–255 letters, digits, `-`, `_` or `.`"),
-        ))
+impl IntegrationConfig {
+    /// Reads `integration_config` from a request: known keys only, values as JSON or as
+    /// strings (Nango sends strings). Errors name the key.
+    pub fn from_request(value: &Map<String, Value>) -> Result<IntegrationConfig, String> {
+        let mut config = IntegrationConfig::default();
+        for (key, value) in value {
+            let field = format!("integration_config.{key}");
+            if value.is_null() {
+                continue;
+            }
+            let text = || -> Result<String, String> {
+                value
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{field} must be a string"))
+            };
+            let number = || -> Result<f64, String> {
+                value
+                    .as_f64()
+                    .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+                    .filter(|n| n.is_finite())
+                    .ok_or_else(|| format!("{field} must be a number"))
+            };
+            let url = || -> Result<String, String> {
+                let text = text()?;
+                let parsed = url::Url::parse(&text)
+                    .map_err(|_| format!("{field} must be an http(s) URL"))?;
+                if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                    return Err(format!("{field} must be an http(s) URL"));
+                }
+                Ok(text.trim_end_matches('/').to_string())
+            };
+            match key.as_str() {
+                "base_url" => config.base_url = Some(url()?),
+                "authorization_url" => config.authorization_url = Some(url()?),
+                "token_url" => config.token_url = Some(url()?),
+                "api_version" => config.api_version = Some(text()?),
+                "rate_limit" => {
+                    let rate = number()?;
+                    if !(rate > 0.0 && rate <= 100_000.0) {
+                        return Err(format!(
+                            "{field} must be requests per second, above 0 and at most 100000"
+                        ));
+                    }
+                    config.rate_limit = Some(rate);
+                }
+                "burst" => {
+                    let burst = number()?;
+                    if !(burst.fract() == 0.0 && (1.0..=100_000.0).contains(&burst)) {
+                        return Err(format!("{field} must be a whole number from 1 to 100000"));
+                    }
+                    config.burst = Some(burst as u32);
+                }
+                other => {
+                    return Err(format!(
+                        "integration_config has no setting `{other}`; known: base_url, authorization_url, token_url, api_version, rate_limit, burst"
+                    ));
+                }
+            }
+        }
+        Ok(config)
     }
-}
 
-fn check_config(config: &Value) -> EngineResult<()> {
-    let Some(map) = config.as_object() else {
-        return Err(EngineError::invalid(
-            "invalid_body",
-            "integration_config must be an object",
-        ));
-    };
-    for key in ["notion_base_url", "authorization_url", "token_url"] {
-        if let Some(v) = map.get(key) {
-            let ok = v
-                .as_str()
-                .and_then(|s| url::Url::parse(s).ok())
-                .is_some_and(|u| matches!(u.scheme(), "http" | "https"));
-            if !ok {
-                return Err(EngineError::invalid(
-                    "invalid_body",
-                    format!("integration_config.{key} must be an http(s) URL"),
+    fn check_for(&self, provider: &ProviderEntry) -> EngineResult<()> {
+        if let Some(version) = &self.api_version {
+            let valid = provider
+                .version_header
+                .as_ref()
+                .is_some_and(|h| (h.is_valid)(version));
+            if !valid {
+                return Err(EngineError::new(
+                    ErrorCode::InvalidBody,
+                    format!(
+                        "integration_config.api_version `{version}` is not a version {} accepts",
+                        provider.display_name
+                    ),
                 ));
             }
         }
+        Ok(())
     }
-    if let Some(v) = map.get("notion_version")
-        && v.as_str().is_none_or(|s| s.len() != 10)
-    {
-        return Err(EngineError::invalid(
-            "invalid_body",
-            "integration_config.notion_version must be a date such as 2025-09-03",
-        ));
-    }
-    if let Some(v) = map.get("rate_limit")
-        && !v.as_f64().is_some_and(|r| r > 0.0 && r <= 100_000.0)
-    {
-        return Err(EngineError::invalid(
-            "invalid_body",
-            "integration_config.rate_limit must be a number of requests per second above 0",
-        ));
-    }
-    if let Some(v) = map.get("burst")
-        && !v.as_u64().is_some_and(|b| (1..=100_000).contains(&b))
-    {
-        return Err(EngineError::invalid(
-            "invalid_body",
-            "integration_config.burst must be a whole number from 1",
-        ));
-    }
-    Ok(())
 }
 
-impl Engine {
-    pub async fn create_integration(
-        &self,
-        environment_id: &str,
-        input: IntegrationInput,
-    ) -> EngineResult<Integration> {
-        let provider = input
-            .provider
-            .ok_or_else(|| EngineError::invalid("invalid_body", "provider is required"))?;
-        if providers::provider(&self.settings, &provider).is_none() {
-            return Err(EngineError::invalid(
-                "invalid_provider",
-                format!("Unknown provider `{provider}`; see GET /providers."),
-            ));
-        }
-        let unique_key = input
-            .unique_key
-            .ok_or_else(|| EngineError::invalid("invalid_body", "unique_key is required"))?;
-        check_key(&unique_key)?;
-        let config = input.config.unwrap_or_else(|| serde_json::json!({}));
-        check_config(&config)?;
-        let row = Integration {
-            id: String::new(),
-            environment_id: environment_id.to_string(),
-            display_name: input.display_name.unwrap_or_else(|| "Notion".into()),
+/// An integration as the engine shows it. Secrets stay sealed; see [`Integrations::credentials`].
+#[derive(Debug, Clone)]
+pub struct Integration {
+    pub unique_key: IntegrationKey,
+    pub provider: &'static ProviderEntry,
+    pub display_name: String,
+    /// OAuth scopes, a comma-separated list as Nango keeps them.
+    pub scopes: Option<String>,
+    pub config: IntegrationConfig,
+    pub forward_webhooks: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub(crate) id: String,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret_enc: Option<String>,
+    pub(crate) webhook_secret_enc: Option<String>,
+}
+
+impl Integration {
+    fn from_record(r: IntegrationRecord) -> EngineResult<Integration> {
+        let provider = providers::entry(&r.provider).ok_or_else(|| {
+            EngineError::internal(
+                format!(
+                    "integration {} names a provider this Ferry does not have",
+                    r.unique_key
+                ),
+                format!("`{}`", r.provider),
+            )
+        })?;
+        let config = serde_json::from_value(r.config)
+            .map_err(|e| EngineError::internal("reading an integration's settings", e))?;
+        Ok(Integration {
+            unique_key: IntegrationKey::from_stored(r.unique_key),
             provider,
-            unique_key: unique_key.clone(),
-            client_id: input.client_id,
-            client_secret_enc: input.client_secret.map(|s| self.cipher.seal(&s)),
-            webhook_secret_enc: input.webhook_secret.map(|s| self.cipher.seal(&s)),
+            display_name: r.display_name,
+            scopes: r.scopes,
             config,
-            forward_webhooks: input.forward_webhooks.unwrap_or(true),
+            forward_webhooks: r.forward_webhooks,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            id: r.id,
+            client_id: r.client_id,
+            client_secret_enc: r.client_secret_enc,
+            webhook_secret_enc: r.webhook_secret_enc,
+        })
+    }
+}
+
+/// An OAuth client: what `credentials` of an integration hold.
+#[derive(Debug, Clone, Default)]
+pub struct OAuthClient {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<String>,
+    pub webhook_secret: Option<String>,
+}
+
+/// `POST /integrations`.
+#[derive(Debug, Clone)]
+pub struct NewIntegration {
+    pub provider: String,
+    pub unique_key: IntegrationKey,
+    pub display_name: Option<String>,
+    pub forward_webhooks: Option<bool>,
+    pub credentials: Option<OAuthClient>,
+    pub config: Option<IntegrationConfig>,
+}
+
+/// `PATCH /integrations/:key`; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationChanges {
+    pub unique_key: Option<IntegrationKey>,
+    pub display_name: Option<String>,
+    pub forward_webhooks: Option<bool>,
+    pub credentials: Option<OAuthClient>,
+    pub config: Option<IntegrationConfig>,
+}
+
+#[derive(Clone)]
+pub struct Integrations {
+    store: Store,
+    cipher: Cipher,
+    caches: Arc<HotCaches>,
+}
+
+pub(crate) fn unknown_integration(key: &IntegrationKey) -> EngineError {
+    EngineError::new(
+        ErrorCode::UnknownProviderConfig,
+        format!("There is no integration with unique_key `{key}` in this environment."),
+    )
+}
+
+fn duplicate(key: &IntegrationKey) -> EngineError {
+    EngineError::new(
+        ErrorCode::DuplicateIntegration,
+        format!("An integration with unique_key `{key}` already exists."),
+    )
+}
+
+impl Integrations {
+    pub(crate) fn new(store: Store, cipher: Cipher, caches: Arc<HotCaches>) -> Integrations {
+        Integrations {
+            store,
+            cipher,
+            caches,
+        }
+    }
+
+    pub async fn create(
+        &self,
+        environment: &EnvironmentId,
+        new: NewIntegration,
+    ) -> EngineResult<Integration> {
+        let provider = providers::entry(&new.provider).ok_or_else(|| {
+            EngineError::new(
+                ErrorCode::InvalidProvider,
+                format!("Unknown provider `{}`; see GET /providers.", new.provider),
+            )
+        })?;
+        let config = new.config.unwrap_or_default();
+        config.check_for(provider)?;
+        let credentials = new.credentials.unwrap_or_default();
+        let record = IntegrationRecord {
+            id: String::new(),
+            environment_id: environment.to_string(),
+            unique_key: new.unique_key.to_string(),
+            provider: provider.name.to_string(),
+            display_name: new
+                .display_name
+                .unwrap_or_else(|| provider.display_name.to_string()),
+            client_id: credentials.client_id,
+            client_secret_enc: credentials.client_secret.map(|s| self.cipher.seal(&s)),
+            webhook_secret_enc: credentials.webhook_secret.map(|s| self.cipher.seal(&s)),
+            scopes: credentials.scopes,
+            config: serde_json::to_value(&config)
+                .map_err(|e| EngineError::internal("writing integration settings", e))?,
+            forward_webhooks: new.forward_webhooks.unwrap_or(true),
             created_at: String::new(),
             updated_at: String::new(),
         };
-        self.store.create_integration(row).await?.ok_or_else(|| {
-            EngineError::new(
-                ErrorKind::Conflict,
-                "duplicate_integration",
-                format!("An integration with unique_key `{unique_key}` already exists."),
-            )
-        })
+        let mut tx = self.store.begin().await?;
+        let Some(created) = tx.create_integration(record).await? else {
+            return Err(duplicate(&new.unique_key));
+        };
+        tx.commit().await?;
+        Integration::from_record(created)
     }
 
-    pub async fn integration(&self, environment_id: &str, key: &str) -> EngineResult<Integration> {
+    pub async fn list(&self, environment: &EnvironmentId) -> EngineResult<Vec<Integration>> {
         self.store
-            .integration(environment_id, key)
+            .list_integrations(environment.as_str())
             .await?
-            .ok_or_else(|| {
-                EngineError::not_found(
-                    "unknown_provider_config",
-                    format!("There is no integration with unique_key `{key}` in this environment."),
-                )
-            })
+            .into_iter()
+            .map(Integration::from_record)
+            .collect()
     }
 
-    /// Like [`Engine::integration`], from a short-lived cache: for the proxy's hot path.
-    pub(crate) async fn cached_integration(
+    pub async fn get(
         &self,
-        environment_id: &str,
-        key: &str,
-    ) -> EngineResult<std::sync::Arc<Integration>> {
-        let cache_key = format!("{environment_id}\u{0}{key}");
-        if let Some(hit) = self.integration_cache.get(&cache_key) {
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+    ) -> EngineResult<Integration> {
+        let record = self
+            .store
+            .integration(environment.as_str(), key.as_str())
+            .await?
+            .ok_or_else(|| unknown_integration(key))?;
+        Integration::from_record(record)
+    }
+
+    /// Like [`Integrations::get`], from a seconds-long cache: for hot paths.
+    pub(crate) async fn cached(
+        &self,
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+    ) -> EngineResult<Arc<Integration>> {
+        let cache_key = format!("{environment}\u{0}{key}");
+        if let Some(hit) = self.caches.integrations.get(&cache_key) {
             return Ok(hit);
         }
-        let integration = std::sync::Arc::new(self.integration(environment_id, key).await?);
-        self.integration_cache.put(cache_key, integration.clone());
+        let integration = Arc::new(self.get(environment, key).await?);
+        self.caches.integrations.put(cache_key, integration.clone());
         Ok(integration)
     }
 
-    pub async fn update_integration(
+    pub(crate) async fn by_row_id(&self, id: &str) -> EngineResult<Option<Integration>> {
+        self.store
+            .integration_by_id(id)
+            .await?
+            .map(Integration::from_record)
+            .transpose()
+    }
+
+    /// Applies `changes` in one unit of work, so concurrent changes to different fields
+    /// all stay.
+    pub async fn update(
         &self,
-        environment_id: &str,
-        key: &str,
-        input: IntegrationInput,
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+        changes: IntegrationChanges,
     ) -> EngineResult<Integration> {
-        let mut row = self.integration(environment_id, key).await?;
-        if input.provider.as_deref().is_some_and(|p| p != row.provider) {
-            return Err(EngineError::invalid(
-                "invalid_body",
-                "an integration's provider cannot change",
-            ));
+        let mut tx = self.store.begin().await?;
+        let mut record = tx
+            .integration_for_update(environment.as_str(), key.as_str())
+            .await?
+            .ok_or_else(|| unknown_integration(key))?;
+        let provider = providers::entry(&record.provider).ok_or_else(|| {
+            EngineError::internal(
+                "updating an integration",
+                format!("unknown provider `{}`", record.provider),
+            )
+        })?;
+        if let Some(new_key) = &changes.unique_key {
+            record.unique_key = new_key.to_string();
         }
-        if let Some(k) = input.unique_key {
-            check_key(&k)?;
-            row.unique_key = k;
+        if let Some(name) = changes.display_name {
+            record.display_name = name;
         }
-        if let Some(name) = input.display_name {
-            row.display_name = name;
+        if let Some(forward) = changes.forward_webhooks {
+            record.forward_webhooks = forward;
         }
-        if let Some(id) = input.client_id {
-            row.client_id = Some(id);
+        if let Some(c) = changes.credentials {
+            if let Some(id) = c.client_id {
+                record.client_id = Some(id);
+            }
+            if let Some(secret) = c.client_secret {
+                record.client_secret_enc = Some(self.cipher.seal(&secret));
+            }
+            if let Some(secret) = c.webhook_secret {
+                record.webhook_secret_enc = Some(self.cipher.seal(&secret));
+            }
+            if let Some(scopes) = c.scopes {
+                record.scopes = Some(scopes);
+            }
         }
-        if let Some(secret) = input.client_secret {
-            row.client_secret_enc = Some(self.cipher.seal(&secret));
+        if let Some(config) = changes.config {
+            config.check_for(provider)?;
+            record.config = serde_json::to_value(&config)
+                .map_err(|e| EngineError::internal("writing integration settings", e))?;
         }
-        if let Some(secret) = input.webhook_secret {
-            row.webhook_secret_enc = Some(self.cipher.seal(&secret));
+        if !tx.update_integration(&record).await? {
+            return Err(duplicate(&IntegrationKey::from_stored(record.unique_key)));
         }
-        if let Some(config) = input.config {
-            check_config(&config)?;
-            row.config = config;
-        }
-        if let Some(forward) = input.forward_webhooks {
-            row.forward_webhooks = forward;
-        }
-        self.integration_cache.clear();
-        if !self.store.update_integration(&row).await? {
-            return Err(EngineError::new(
-                ErrorKind::Conflict,
-                "duplicate_integration",
-                format!(
-                    "An integration with unique_key `{}` already exists.",
-                    row.unique_key
-                ),
-            ));
-        }
-        self.integration(environment_id, &row.unique_key).await
+        tx.commit().await?;
+        self.forget_cached();
+        Integration::from_record(record)
     }
 
-    pub async fn delete_integration(&self, environment_id: &str, key: &str) -> EngineResult<()> {
-        self.integration_cache.clear();
-        self.connection_cache.clear();
-        if self.store.delete_integration(environment_id, key).await? {
-            Ok(())
-        } else {
-            Err(EngineError::not_found(
-                "unknown_provider_config",
-                format!("There is no integration with unique_key `{key}` in this environment."),
-            ))
+    /// Deletes the integration with its connections.
+    pub async fn delete(
+        &self,
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+    ) -> EngineResult<()> {
+        let mut tx = self.store.begin().await?;
+        if !tx
+            .delete_integration(environment.as_str(), key.as_str())
+            .await?
+        {
+            return Err(unknown_integration(key));
         }
+        tx.commit().await?;
+        self.forget_cached();
+        Ok(())
     }
 
-    /// The integration's OAuth client id and secret, opened for use.
-    pub(crate) fn client_credentials(
+    /// The integration's OAuth client, opened: for `include=credentials`.
+    pub fn credentials(&self, integration: &Integration) -> EngineResult<OAuthClient> {
+        let open = |sealed: &Option<String>| -> EngineResult<Option<String>> {
+            Ok(sealed.as_deref().map(|s| self.cipher.open(s)).transpose()?)
+        };
+        Ok(OAuthClient {
+            client_id: integration.client_id.clone(),
+            client_secret: open(&integration.client_secret_enc)?,
+            scopes: integration.scopes.clone(),
+            webhook_secret: open(&integration.webhook_secret_enc)?,
+        })
+    }
+
+    /// The OAuth client id and secret, opened, for a token request.
+    pub(crate) fn client_id_and_secret(
         &self,
         integration: &Integration,
     ) -> EngineResult<(String, String)> {
         let missing = || {
-            EngineError::invalid(
-                "missing_client_credentials",
+            EngineError::new(
+                ErrorCode::MissingClientCredentials,
                 format!(
-                    "Integration `{}` has no OAuth client id and secret; set them with PATCH /integrations/{}.",
-                    integration.unique_key, integration.unique_key
+                    "Integration `{0}` has no OAuth client id and secret; set them with PATCH /integrations/{0}.",
+                    integration.unique_key
                 ),
             )
         };
@@ -236,5 +419,47 @@ impl Engine {
             .as_deref()
             .ok_or_else(missing)?;
         Ok((id, self.cipher.open(secret)?))
+    }
+
+    /// Drops cached integrations and connections: a change to an integration (its key, its
+    /// settings, its deletion) changes how each of its connections is called.
+    pub(crate) fn forget_cached(&self) {
+        self.caches.integrations.clear();
+        self.caches.connections.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(value: Value) -> Result<IntegrationConfig, String> {
+        IntegrationConfig::from_request(value.as_object().unwrap())
+    }
+
+    #[test]
+    fn settings_read_from_json_or_strings_and_name_the_key() {
+        let c = config(json!({"base_url": "http://127.0.0.1:1/", "rate_limit": "2.5", "burst": 4}))
+            .unwrap();
+        assert_eq!(c.base_url.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(c.rate_limit, Some(2.5));
+        assert_eq!(c.burst, Some(4));
+        for (bad, field) in [
+            (json!({"rate_limit": -1}), "integration_config.rate_limit"),
+            (
+                json!({"rate_limit": "inf"}),
+                "integration_config.rate_limit",
+            ),
+            (json!({"burst": 1.5}), "integration_config.burst"),
+            (
+                json!({"token_url": "ftp://x"}),
+                "integration_config.token_url",
+            ),
+            (json!({"colour": "blue"}), "colour"),
+        ] {
+            let e = config(bad).unwrap_err();
+            assert!(e.contains(field), "{e}");
+        }
     }
 }

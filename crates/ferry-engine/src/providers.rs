@@ -1,89 +1,101 @@
-//! The provider catalogue (Nango's `providers.yaml` shape). Ferry's first provider is Notion;
-//! its URLs follow `FERRY_NOTION_BASE_URL`, or an integration's own override.
+//! The provider catalogue, and where one integration's calls go. This is the one place in
+//! the engine that names a provider crate: each provider is an entry here.
 
-use serde_json::{Value, json};
+use ferry_provider::{Pace, ProviderEntry};
 
 use crate::Settings;
+use crate::integrations::IntegrationConfig;
 
-pub const NOTION: &str = "notion";
-/// The `Notion-Version` the proxy sends unless the integration or the caller says otherwise.
-pub const DEFAULT_NOTION_VERSION: &str = "2025-09-03";
-/// Notion's documented average limit per connection, and a small burst.
-pub const DEFAULT_RATE: f64 = 3.0;
-pub const DEFAULT_BURST: u32 = 10;
+static CATALOGUE: [&ProviderEntry; 1] = [&ferry_notion::PROVIDER];
 
-/// A provider entry as `GET /providers/:provider` answers it.
-pub fn notion_entry(settings: &Settings) -> Value {
-    let base = &settings.notion_base_url;
-    json!({
-        "name": NOTION,
-        "display_name": "Notion",
-        "categories": ["knowledge-base", "popular", "productivity"],
-        "auth_mode": "OAUTH2",
-        "authorization_url": format!("{base}/v1/oauth/authorize"),
-        "token_url": format!("{base}/v1/oauth/token"),
-        "authorization_params": {"response_type": "code", "owner": "user"},
-        "authorization_method": "header",
-        "body_format": "json",
-        "webhook_routing_script": "notionWebhookRouting",
-        "webhook_user_defined_secret": true,
-        "token_response_metadata": ["workspace_id", "workspace_name", "bot_id", "owner"],
-        "proxy": {
-            "retry": {"after": ["retry-after"]},
-            "base_url": base,
-            "headers": {"notion-version": DEFAULT_NOTION_VERSION},
-            "paginate": {
-                "type": "cursor",
-                "cursor_path_in_response": "next_cursor",
-                "cursor_name_in_request": "start_cursor",
-                "limit_name_in_request": "page_size",
-                "response_path": "results",
-            },
-        },
-        "docs": "https://developers.notion.com/docs/authorization",
-    })
+/// Every provider Ferry knows.
+pub fn catalogue() -> &'static [&'static ProviderEntry] {
+    &CATALOGUE
 }
 
-pub fn catalogue(settings: &Settings) -> Vec<Value> {
-    vec![notion_entry(settings)]
+pub fn entry(name: &str) -> Option<&'static ProviderEntry> {
+    CATALOGUE.iter().copied().find(|p| p.name == name)
 }
 
-pub fn provider(settings: &Settings, name: &str) -> Option<Value> {
-    (name == NOTION).then(|| notion_entry(settings))
-}
-
-/// Where one integration's Notion calls go, with its per-integration overrides applied.
-#[derive(Debug, Clone)]
-pub struct NotionEndpoints {
-    pub api_base: String,
+/// Where one integration's calls go, with the operator's setting and the integration's own
+/// overrides applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoints {
+    pub base_url: String,
     pub authorize_url: String,
     pub token_url: String,
-    pub version: String,
-    pub rate: f64,
-    pub burst: u32,
+    /// The version header's value when the caller sends none (if the provider has one).
+    pub api_version: Option<String>,
+    pub pace: Pace,
 }
 
-pub fn notion_endpoints(settings: &Settings, integration_config: &Value) -> NotionEndpoints {
-    let text = |key: &str| {
-        integration_config
-            .get(key)
-            .and_then(Value::as_str)
-            .map(|s| s.trim_end_matches('/').to_string())
-    };
-    let base = text("notion_base_url").unwrap_or_else(|| settings.notion_base_url.clone());
-    NotionEndpoints {
-        authorize_url: text("authorization_url")
-            .unwrap_or_else(|| format!("{base}/v1/oauth/authorize")),
-        token_url: text("token_url").unwrap_or_else(|| format!("{base}/v1/oauth/token")),
-        version: text("notion_version").unwrap_or_else(|| DEFAULT_NOTION_VERSION.to_string()),
-        rate: integration_config
-            .get("rate_limit")
-            .and_then(Value::as_f64)
-            .unwrap_or(DEFAULT_RATE),
-        burst: integration_config
-            .get("burst")
-            .and_then(Value::as_u64)
-            .map_or(DEFAULT_BURST, |b| b.clamp(1, 10_000) as u32),
-        api_base: base,
+pub fn endpoints(
+    settings: &Settings,
+    provider: &'static ProviderEntry,
+    config: &IntegrationConfig,
+) -> Endpoints {
+    let base_url = config
+        .base_url
+        .clone()
+        .or_else(|| {
+            settings
+                .provider_base_url(provider.name)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| provider.default_base_url.to_string());
+    let base_url = base_url.trim_end_matches('/').to_string();
+    Endpoints {
+        authorize_url: config
+            .authorization_url
+            .clone()
+            .unwrap_or_else(|| format!("{base_url}{}", provider.oauth.authorization_path)),
+        token_url: config
+            .token_url
+            .clone()
+            .unwrap_or_else(|| format!("{base_url}{}", provider.oauth.token_path)),
+        api_version: config.api_version.clone().or_else(|| {
+            provider
+                .version_header
+                .as_ref()
+                .map(|h| h.default.to_string())
+        }),
+        pace: Pace {
+            rate: config.rate_limit.unwrap_or(provider.pace.rate),
+            burst: config.burst.unwrap_or(provider.pace.burst),
+        },
+        base_url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_apply_over_the_setting_and_the_entry() {
+        let settings = Settings::load_from(None, |name| {
+            (name == "FERRY_NOTION_BASE_URL").then(|| "http://127.0.0.1:7070/".to_string())
+        })
+        .unwrap();
+        let notion = entry("notion").unwrap();
+        let plain = endpoints(&settings, notion, &IntegrationConfig::default());
+        assert_eq!(plain.base_url, "http://127.0.0.1:7070");
+        assert_eq!(plain.token_url, "http://127.0.0.1:7070/v1/oauth/token");
+        assert_eq!(plain.api_version.as_deref(), Some("2025-09-03"));
+        assert_eq!(plain.pace, notion.pace);
+        let custom = endpoints(
+            &settings,
+            notion,
+            &IntegrationConfig {
+                base_url: Some("http://10.0.0.1".into()),
+                api_version: Some("2022-06-28".into()),
+                rate_limit: Some(10.0),
+                ..Default::default()
+            },
+        );
+        assert_eq!(custom.authorize_url, "http://10.0.0.1/v1/oauth/authorize");
+        assert_eq!(custom.api_version.as_deref(), Some("2022-06-28"));
+        assert_eq!(custom.pace.rate, 10.0);
+        assert!(entry("slack").is_none());
     }
 }

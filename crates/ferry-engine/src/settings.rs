@@ -1,56 +1,139 @@
 //! Ferry's settings: defaults, then a TOML file (`--config`), then `FERRY_*` environment
 //! variables. An invalid value stops the start with a message that names the setting.
+//! Secrets (keys, the database URL's password) are wrapped so that no `Debug` output, log
+//! line or panic message can show them.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+pub use secrecy::{ExposeSecret, SecretString};
+
+use crate::providers;
 
 /// Every setting, documented in `ferry.example.toml`.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub public_url: String,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// Base64 of 32 bytes; generated into the data folder when absent.
-    pub encryption_key: Option<String>,
+    pub encryption_key: Option<SecretString>,
     /// The `dev` environment's API key; generated on first start when absent.
-    pub secret_key: Option<String>,
-    /// Where every Notion URL (API and OAuth) points; an integration may override it.
-    pub notion_base_url: String,
+    pub secret_key: Option<SecretString>,
+    /// The account key that manages environments; generated on first start when absent.
+    pub account_key: Option<SecretString>,
+    /// Where each provider's API and OAuth URLs point (`FERRY_<PROVIDER>_BASE_URL`), by
+    /// provider name; an integration may override it.
+    pub provider_base_urls: BTreeMap<&'static str, String>,
     pub log_retention_days: u32,
     /// The largest request or response body kept in an operation log, in bytes.
     pub log_body_limit: usize,
-    /// Hosts a `Base-Url-Override` may name beyond the provider's own.
-    pub proxy_allowed_hosts: Vec<String>,
+    /// Origins a `Base-Url-Override` may name besides the provider's own.
+    pub proxy_allowed_origins: Vec<Origin>,
+}
+
+/// The database URL; its password never shows in `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.0;
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                write!(f, "{}://…@{}", &url[..scheme], &url[at + 1..])
+            }
+            _ => f.write_str(url),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// A URL's scheme, host and port: what a `Base-Url-Override` is compared on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    pub fn of(url: &url::Url) -> Option<Origin> {
+        Some(Origin {
+            scheme: url.scheme().to_string(),
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default()?,
+        })
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid setting {setting}: {message}")]
 pub struct SettingsError {
-    pub setting: &'static str,
+    pub setting: String,
     pub message: String,
 }
 
-fn invalid(setting: &'static str, message: impl Into<String>) -> SettingsError {
+fn invalid(setting: &str, message: impl Into<String>) -> SettingsError {
     SettingsError {
-        setting,
+        setting: setting.to_string(),
         message: message.into(),
     }
 }
 
-/// Setting names as environment variables; in the TOML file the same names are lowercase
-/// without the `FERRY_` prefix (`listen = "127.0.0.1:3003"`).
-pub const NAMES: &[&str] = &[
+const FIXED_NAMES: &[&str] = &[
     "FERRY_LISTEN",
     "FERRY_PUBLIC_URL",
     "FERRY_DATABASE_URL",
     "FERRY_ENCRYPTION_KEY",
     "FERRY_SECRET_KEY",
-    "FERRY_NOTION_BASE_URL",
+    "FERRY_ACCOUNT_KEY",
     "FERRY_LOG_RETENTION_DAYS",
     "FERRY_LOG_BODY_LIMIT",
-    "FERRY_PROXY_ALLOWED_HOSTS",
+    "FERRY_PROXY_ALLOWED_ORIGINS",
 ];
+
+/// The variable naming a provider's base URL, e.g. `FERRY_NOTION_BASE_URL`.
+pub fn base_url_setting(provider: &str) -> String {
+    format!(
+        "FERRY_{}_BASE_URL",
+        provider.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// Setting names as environment variables; in the TOML file the same names are lowercase
+/// without the `FERRY_` prefix (`listen = "127.0.0.1:3003"`).
+pub fn names() -> Vec<String> {
+    let mut names: Vec<String> = FIXED_NAMES.iter().map(|n| n.to_string()).collect();
+    names.extend(
+        providers::catalogue()
+            .iter()
+            .map(|p| base_url_setting(p.name)),
+    );
+    names
+}
 
 impl Settings {
     /// Loads settings from an optional TOML file and the process environment.
@@ -62,7 +145,14 @@ impl Settings {
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, SettingsError> {
-        let mut values: BTreeMap<&'static str, String> = BTreeMap::new();
+        let names = names();
+        if env("FERRY_PROXY_ALLOWED_HOSTS").is_some_and(|v| !v.is_empty()) {
+            return Err(invalid(
+                "FERRY_PROXY_ALLOWED_HOSTS",
+                "replaced by FERRY_PROXY_ALLOWED_ORIGINS, which also fixes the scheme and port (e.g. https://api.example.com)",
+            ));
+        }
+        let mut values: BTreeMap<String, String> = BTreeMap::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| invalid("--config", format!("{}: {e}", path.display())))?;
@@ -70,7 +160,7 @@ impl Settings {
                 .parse()
                 .map_err(|e| invalid("--config", format!("{}: {e}", path.display())))?;
             for (key, value) in table {
-                let name = NAMES
+                let name = names
                     .iter()
                     .find(|n| n.trim_start_matches("FERRY_").eq_ignore_ascii_case(&key))
                     .ok_or_else(|| {
@@ -85,12 +175,12 @@ impl Settings {
                     }
                     other => scalar_text(&other),
                 };
-                values.insert(name, text);
+                values.insert(name.clone(), text);
             }
         }
-        for name in NAMES {
+        for name in &names {
             if let Some(v) = env(name).filter(|v| !v.is_empty()) {
-                values.insert(name, v);
+                values.insert(name.clone(), v);
             }
         }
         let get = |name: &str| values.get(name).cloned();
@@ -111,67 +201,100 @@ impl Settings {
                 "expected sqlite://PATH or postgres://…",
             ));
         }
-        let notion_base_url =
-            get("FERRY_NOTION_BASE_URL").unwrap_or_else(|| "https://api.notion.com".into());
-        check_url("FERRY_NOTION_BASE_URL", &notion_base_url)?;
+        let mut provider_base_urls = BTreeMap::new();
+        for provider in providers::catalogue() {
+            let setting = base_url_setting(provider.name);
+            let url = get(&setting).unwrap_or_else(|| provider.default_base_url.to_string());
+            check_url(&setting, &url)?;
+            provider_base_urls.insert(provider.name, url.trim_end_matches('/').to_string());
+        }
         let log_retention_days = get("FERRY_LOG_RETENTION_DAYS")
             .map(|v| {
-                v.parse::<u32>().ok().filter(|d| *d >= 1).ok_or_else(|| {
-                    invalid(
-                        "FERRY_LOG_RETENTION_DAYS",
-                        "expected a whole number of days ≥ 1",
-                    )
-                })
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|d| (1..=36_500).contains(d))
+                    .ok_or_else(|| {
+                        invalid(
+                            "FERRY_LOG_RETENTION_DAYS",
+                            "expected a whole number of days from 1 to 36500",
+                        )
+                    })
             })
             .transpose()?
             .unwrap_or(30);
         let log_body_limit = get("FERRY_LOG_BODY_LIMIT")
             .map(|v| {
                 v.parse::<usize>()
-                    .map_err(|_| invalid("FERRY_LOG_BODY_LIMIT", "expected a number of bytes"))
+                    .ok()
+                    .filter(|n| *n <= 10 * 1024 * 1024)
+                    .ok_or_else(|| {
+                        invalid(
+                            "FERRY_LOG_BODY_LIMIT",
+                            "expected a number of bytes up to 10485760",
+                        )
+                    })
             })
             .transpose()?
             .unwrap_or(16 * 1024);
-        let proxy_allowed_hosts = get("FERRY_PROXY_ALLOWED_HOSTS")
+        let proxy_allowed_origins = get("FERRY_PROXY_ALLOWED_ORIGINS")
             .map(|v| {
                 v.split(',')
-                    .map(|h| h.trim().to_lowercase())
-                    .filter(|h| !h.is_empty())
-                    .collect()
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(|o| {
+                        url::Url::parse(o)
+                            .ok()
+                            .filter(|u| matches!(u.scheme(), "http" | "https"))
+                            .and_then(|u| Origin::of(&u))
+                            .ok_or_else(|| {
+                                invalid(
+                                    "FERRY_PROXY_ALLOWED_ORIGINS",
+                                    format!(
+                                        "`{o}` is not an origin such as https://api.example.com"
+                                    ),
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
             })
+            .transpose()?
             .unwrap_or_default();
         let encryption_key = get("FERRY_ENCRYPTION_KEY");
         if let Some(key) = &encryption_key {
-            ferry_store::Cipher::from_base64(key)
+            crate::crypto::Cipher::from_base64(key)
                 .map_err(|e| invalid("FERRY_ENCRYPTION_KEY", e.to_string()))?;
         }
-        let secret_key = get("FERRY_SECRET_KEY");
-        if secret_key.as_ref().is_some_and(|k| k.len() < 16) {
-            return Err(invalid(
-                "FERRY_SECRET_KEY",
-                "must be at least 16 characters",
-            ));
-        }
+        let key_setting = |name: &str| -> Result<Option<SecretString>, SettingsError> {
+            match get(name) {
+                Some(k) if k.len() < 16 => Err(invalid(name, "must be at least 16 characters")),
+                Some(k) if k.chars().any(|c| c.is_whitespace() || c.is_control()) => Err(invalid(
+                    name,
+                    "must not contain spaces or control characters",
+                )),
+                other => Ok(other.map(SecretString::from)),
+            }
+        };
         Ok(Settings {
             listen,
             public_url: public_url.trim_end_matches('/').to_string(),
-            database_url,
-            encryption_key,
-            secret_key,
-            notion_base_url: notion_base_url.trim_end_matches('/').to_string(),
+            database_url: DatabaseUrl(database_url),
+            encryption_key: encryption_key.map(SecretString::from),
+            secret_key: key_setting("FERRY_SECRET_KEY")?,
+            account_key: key_setting("FERRY_ACCOUNT_KEY")?,
+            provider_base_urls,
             log_retention_days,
             log_body_limit,
-            proxy_allowed_hosts,
+            proxy_allowed_origins,
         })
     }
 
     /// The folder for generated files (the encryption key): the SQLite file's folder, or
     /// `./ferry-data` for PostgreSQL.
     pub fn data_dir(&self) -> PathBuf {
-        if let Some(path) = self
-            .database_url
+        let url = self.database_url.expose();
+        if let Some(path) = url
             .strip_prefix("sqlite://")
-            .or_else(|| self.database_url.strip_prefix("sqlite:"))
+            .or_else(|| url.strip_prefix("sqlite:"))
         {
             let path = path.split('?').next().unwrap_or(path);
             if !path.contains(":memory:")
@@ -183,6 +306,11 @@ impl Settings {
             }
         }
         PathBuf::from("./ferry-data")
+    }
+
+    /// The base URL of `provider`'s API, before any integration override.
+    pub fn provider_base_url(&self, provider: &str) -> Option<&str> {
+        self.provider_base_urls.get(provider).map(String::as_str)
     }
 }
 
@@ -196,10 +324,10 @@ fn scalar_text(value: &toml::Value) -> String {
     }
 }
 
-fn check_url(setting: &'static str, value: &str) -> Result<(), SettingsError> {
+fn check_url(setting: &str, value: &str) -> Result<(), SettingsError> {
     let parsed = url::Url::parse(value)
         .map_err(|e| invalid(setting, format!("`{value}` is not a URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(invalid(
             setting,
             format!("`{value}` must be an http or https URL"),
@@ -226,22 +354,86 @@ mod tests {
         let s = Settings::load_from(None, env(&[])).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:3003");
         assert_eq!(s.public_url, "http://127.0.0.1:3003");
-        assert_eq!(s.database_url, "sqlite://./ferry-data/ferry.db");
-        assert_eq!(s.notion_base_url, "https://api.notion.com");
+        assert_eq!(s.database_url.expose(), "sqlite://./ferry-data/ferry.db");
+        assert_eq!(
+            s.provider_base_url("notion"),
+            Some("https://api.notion.com")
+        );
         assert_eq!(s.data_dir(), PathBuf::from("./ferry-data"));
     }
 
     #[test]
     fn invalid_values_name_the_setting() {
-        let e = Settings::load_from(None, env(&[("FERRY_LISTEN", "nowhere")])).unwrap_err();
-        assert_eq!(e.setting, "FERRY_LISTEN");
-        let e =
-            Settings::load_from(None, env(&[("FERRY_ENCRYPTION_KEY", "c2hvcnQ=")])).unwrap_err();
-        assert_eq!(e.setting, "FERRY_ENCRYPTION_KEY");
-        let e = Settings::load_from(None, env(&[("FERRY_DATABASE_URL", "mysql://x")])).unwrap_err();
-        assert_eq!(e.setting, "FERRY_DATABASE_URL");
-        let e = Settings::load_from(None, env(&[("FERRY_LOG_RETENTION_DAYS", "0")])).unwrap_err();
-        assert_eq!(e.setting, "FERRY_LOG_RETENTION_DAYS");
+        for (name, value) in [
+            ("FERRY_LISTEN", "nowhere"),
+            ("FERRY_ENCRYPTION_KEY", "c2hvcnQ="),
+            ("FERRY_DATABASE_URL", "mysql://x"),
+            ("FERRY_LOG_RETENTION_DAYS", "0"),
+            ("FERRY_SECRET_KEY", "short"),
+            ("FERRY_PROXY_ALLOWED_ORIGINS", "example.com"),
+            ("FERRY_NOTION_BASE_URL", "ftp://x"),
+            ("FERRY_PROXY_ALLOWED_HOSTS", "example.com"),
+        ] {
+            let e = Settings::load_from(None, env(&[(name, value)])).unwrap_err();
+            assert_eq!(e.setting, name);
+        }
+    }
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("FERRY_SECRET_KEY", "secret-key-value-0123456789"),
+                ("FERRY_ACCOUNT_KEY", "account-key-value-0123456789"),
+                (
+                    "FERRY_ENCRYPTION_KEY",
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                ),
+                (
+                    "FERRY_DATABASE_URL",
+                    "postgres://ferry:db-password-value@db.internal/ferry",
+                ),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{s:?} {s:#?} {}", s.database_url);
+        for secret in [
+            "secret-key-value",
+            "account-key-value",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            "db-password-value",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shows in {shown}");
+        }
+        assert!(shown.contains("db.internal"), "the host still shows");
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let s = Settings::load_from(
+            None,
+            env(&[(
+                "FERRY_PROXY_ALLOWED_ORIGINS",
+                "https://api.example.com, http://localhost:8080",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.proxy_allowed_origins,
+            [
+                Origin {
+                    scheme: "https".into(),
+                    host: "api.example.com".into(),
+                    port: 443
+                },
+                Origin {
+                    scheme: "http".into(),
+                    host: "localhost".into(),
+                    port: 8080
+                },
+            ]
+        );
     }
 
     #[test]
@@ -249,7 +441,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ferry-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("ferry.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:4000\"\nlog_retention_days = 7\nproxy_allowed_hosts = [\"example.com\"]\n").unwrap();
+        std::fs::write(&file, "listen = \"127.0.0.1:4000\"\nlog_retention_days = 7\nproxy_allowed_origins = [\"https://example.com\"]\nnotion_base_url = \"http://127.0.0.1:9\"\n").unwrap();
         let s =
             Settings::load_from(Some(&file), env(&[("FERRY_LOG_RETENTION_DAYS", "9")])).unwrap();
         assert_eq!(s.listen.port(), 4000);
@@ -257,7 +449,8 @@ mod tests {
             s.log_retention_days, 9,
             "the environment wins over the file"
         );
-        assert_eq!(s.proxy_allowed_hosts, ["example.com"]);
+        assert_eq!(s.proxy_allowed_origins.len(), 1);
+        assert_eq!(s.provider_base_url("notion"), Some("http://127.0.0.1:9"));
         std::fs::write(&file, "colour = \"blue\"\n").unwrap();
         assert_eq!(
             Settings::load_from(Some(&file), env(&[]))
@@ -265,5 +458,6 @@ mod tests {
                 .setting,
             "--config"
         );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -18,9 +18,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ferry_engine::connections::ImportConnection;
-use ferry_engine::integrations::IntegrationInput;
-use ferry_engine::{Engine, Settings};
-use ferry_store::Cipher;
+use ferry_engine::credentials::Credentials;
+use ferry_engine::ids::{ConnectionId, IntegrationKey};
+use ferry_engine::integrations::{IntegrationConfig, NewIntegration};
+use ferry_engine::{Cipher, Engine, Settings};
 use serde_json::json;
 
 // The allocator the `ferry` binary ships with, so Ferry is measured as it runs.
@@ -43,63 +44,75 @@ impl Drop for Ferry {
 async fn start_ferry(notion_base: &str, pacer: Option<(f64, u32)>) -> Ferry {
     let dir = std::env::temp_dir().join(format!("ferry-bench-{}", unique_suffix()));
     let url = format!("sqlite://{}/ferry.db", dir.display());
+    let key = Cipher::generate_key();
     let settings = Settings::load_from(None, |name| match name {
         "FERRY_DATABASE_URL" => Some(url.clone()),
         "FERRY_NOTION_BASE_URL" => Some(notion_base.to_string()),
         "FERRY_SECRET_KEY" => Some(KEY.to_string()),
-        "FERRY_ENCRYPTION_KEY" => Some(Cipher::generate_key()),
+        "FERRY_ENCRYPTION_KEY" => Some(key.clone()),
         _ => None,
     })
     .unwrap();
-    let cipher = Cipher::from_base64(settings.encryption_key.as_deref().unwrap()).unwrap();
-    let (engine, _) = Engine::open(settings, cipher).await.unwrap();
-    let env = engine
-        .store
-        .environment_by_name("dev")
+    let store = ferry_store::Store::connect(settings.database_url.expose())
         .await
-        .unwrap()
         .unwrap();
+    store.migrate().await.unwrap();
+    let (engine, _) = Engine::start(
+        settings,
+        Cipher::from_base64(&key).unwrap(),
+        std::sync::Arc::new(store),
+    )
+    .await
+    .unwrap();
+    let env = engine.environments().by_name("dev").await.unwrap().unwrap();
     let config = match pacer {
-        Some((rate, burst)) => json!({"rate_limit": rate, "burst": burst}),
-        None => json!({}),
+        Some((rate, burst)) => IntegrationConfig {
+            rate_limit: Some(rate),
+            burst: Some(burst),
+            ..Default::default()
+        },
+        None => IntegrationConfig::default(),
     };
+    let notion = IntegrationKey::parse("notion").unwrap();
     engine
-        .create_integration(
+        .integrations()
+        .create(
             &env.id,
-            IntegrationInput {
-                provider: Some("notion".into()),
-                unique_key: Some("notion".into()),
+            NewIntegration {
+                provider: "notion".into(),
+                unique_key: notion.clone(),
+                display_name: None,
+                forward_webhooks: None,
+                credentials: None,
                 config: Some(config),
-                ..Default::default()
             },
         )
         .await
         .unwrap();
     engine
-        .import_connection(
+        .connections()
+        .import(
             &env.id,
             ImportConnection {
-                provider_config_key: "notion".into(),
-                connection_id: Some("bench".into()),
-                access_token: "ntn_emulator_demo".into(),
-                refresh_token: None,
-                expires_at: None,
-                raw: json!({}),
-                connection_config: json!({}),
-                metadata: json!({}),
+                provider_config_key: notion,
+                connection_id: Some(ConnectionId::parse("bench").unwrap()),
+                credentials: Credentials::oauth2("ntn_emulator_demo".into(), None, None, json!({})),
+                connection_config: Default::default(),
+                metadata: Default::default(),
                 end_user: None,
-                tags: json!({}),
+                tags: Default::default(),
+                webhook_url_override: None,
             },
         )
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let flusher = engine.clone();
+    let writer = engine.clone();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            flusher.flush_logs().await;
+            writer.logs().queued().await;
+            writer.logs().flush_now().await;
         }
     });
     tokio::spawn(ferry_api::serve(listener, engine, std::future::pending()));

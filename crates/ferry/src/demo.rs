@@ -1,10 +1,18 @@
 //! `ferry demo`: the bundled Notion emulator and the server on a fresh SQLite database in one
-//! process, the `notion` integration and a connection made, and commands that work as printed.
+//! process, the `notion` integration and a connection made, and commands that work as
+//! printed, the OAuth connect flow through the emulator included.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
 
 use anyhow::Context as _;
-use ferry_engine::Settings;
-use ferry_engine::connections::ImportConnection;
-use ferry_engine::integrations::IntegrationInput;
+use ferry_engine::connections::{EndUser, ImportConnection};
+use ferry_engine::credentials::Credentials;
+use ferry_engine::ids::{ConnectionId, IntegrationKey};
+use ferry_engine::integrations::{NewIntegration, OAuthClient};
+use ferry_engine::oauth::NewConnectSession;
+use ferry_engine::settings::ExposeSecret;
+use ferry_engine::{Cipher, Settings};
 use serde_json::json;
 
 use crate::start;
@@ -19,78 +27,145 @@ pub async fn run() -> anyhow::Result<()> {
     .await
     .context("starting the Notion emulator")?;
     let emulator_url = emulator.base_url();
-    // A fresh database each run, so the demo always starts from the same place.
+    // A fresh database and key each run, so the demo always starts from the same place
+    // and leaves no key to back up.
     let _ = std::fs::remove_dir_all(DEMO_FOLDER);
+    let encryption_key = Cipher::generate_key();
     let settings = Settings::load_from(None, |name| match name {
         "FERRY_DATABASE_URL" => Some(format!("sqlite://{DEMO_FOLDER}/ferry.db")),
         "FERRY_NOTION_BASE_URL" => Some(emulator_url.clone()),
+        "FERRY_ENCRYPTION_KEY" => Some(encryption_key.clone()),
         other => std::env::var(other).ok(),
     })?;
     let listen = settings.listen;
+    let configured_key = settings.secret_key.clone();
     let opened = start::open(settings).await?;
     let engine = opened.engine.clone();
-    let env = engine
-        .store
-        .environment_by_name("dev")
-        .await?
+    let dev = engine
+        .environments()
+        .by_name("dev")
+        .await
+        .map_err(|e| anyhow::anyhow!(e.chain()))?
         .context("the dev environment exists")?;
+    let notion = IntegrationKey::parse("notion").expect("a valid key");
     engine
-        .create_integration(
-            &env.id,
-            IntegrationInput {
-                provider: Some("notion".into()),
-                unique_key: Some("notion".into()),
+        .integrations()
+        .create(
+            &dev.id,
+            NewIntegration {
+                provider: "notion".into(),
+                unique_key: notion.clone(),
                 display_name: Some("Notion (emulator)".into()),
-                client_id: Some(notion_emulator::seed::DEMO_CLIENT_ID.into()),
-                client_secret: Some(notion_emulator::seed::DEMO_CLIENT_SECRET.into()),
-                ..Default::default()
+                forward_webhooks: None,
+                credentials: Some(OAuthClient {
+                    client_id: Some(notion_emulator::seed::DEMO_CLIENT_ID.into()),
+                    client_secret: Some(notion_emulator::seed::DEMO_CLIENT_SECRET.into()),
+                    ..Default::default()
+                }),
+                config: None,
             },
         )
-        .await?;
+        .await
+        .map_err(|e| anyhow::anyhow!(e.chain()))?;
+    let token = notion_emulator::seed::DEMO_TOKEN;
     engine
-        .import_connection(&env.id, ImportConnection {
-            provider_config_key: "notion".into(),
-            connection_id: Some("demo".into()),
-            access_token: notion_emulator::seed::DEMO_TOKEN.into(),
-            refresh_token: None,
-            expires_at: None,
-            raw: json!({"access_token": notion_emulator::seed::DEMO_TOKEN, "token_type": "bearer"}),
-            connection_config: json!({"workspace_name": "Acme Inc."}),
-            metadata: json!({"source": "ferry demo"}),
-            end_user: Some(json!({"id": "demo-user", "email": "demo@acme.example"})),
-            tags: json!({}),
-        })
-        .await?;
+        .connections()
+        .import(
+            &dev.id,
+            ImportConnection {
+                provider_config_key: notion.clone(),
+                connection_id: Some(ConnectionId::parse("demo").expect("a valid id")),
+                credentials: Credentials::oauth2(
+                    token.into(),
+                    None,
+                    None,
+                    json!({"access_token": token, "token_type": "bearer"}),
+                ),
+                connection_config: serde_json::Map::from_iter([(
+                    "workspace_name".to_string(),
+                    json!("Acme Inc."),
+                )]),
+                metadata: serde_json::Map::from_iter([("source".to_string(), json!("ferry demo"))]),
+                end_user: Some(EndUser {
+                    id: "demo-user".into(),
+                    email: Some("demo@acme.example".into()),
+                    display_name: Some("Demo User".into()),
+                    tags: BTreeMap::new(),
+                    organization: None,
+                }),
+                tags: BTreeMap::new(),
+                webhook_url_override: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.chain()))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}; set FERRY_LISTEN to use another address"))?;
     let base = format!("http://{}", listener.local_addr()?);
-    let key = opened
-        .generated_secret_key
-        .clone()
-        .or_else(|| std::env::var("FERRY_SECRET_KEY").ok())
+    let session = engine
+        .connect()
+        .create_session(
+            &dev.id,
+            NewConnectSession {
+                end_user: Some(EndUser {
+                    id: "newcomer".into(),
+                    email: Some("newcomer@acme.example".into()),
+                    display_name: None,
+                    tags: BTreeMap::new(),
+                    organization: None,
+                }),
+                allowed_integrations: Some(vec![notion]),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.chain()))?;
+    let key = configured_key
+        .map(|k| k.expose_secret().to_string())
+        .or_else(|| opened.generated.dev_secret_key.clone())
         .unwrap_or_default();
+    let bold = |text: &str| {
+        if std::io::stdout().is_terminal() {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    };
     println!(
-        "Ferry demo: the Notion emulator runs at {emulator_url} (workspace \"Acme Inc.\"), Ferry on SQLite in {DEMO_FOLDER}."
+        "{}",
+        bold("Ferry demo: the Notion emulator and Ferry, with a fresh database each run.")
+    );
+    println!(
+        "The emulator (workspace \"Acme Inc.\") runs at {emulator_url}; Ferry's data is in {DEMO_FOLDER}."
     );
     println!("Integration `notion` and connection `demo` are ready. Secret key: {key}");
     println!();
-    println!("Call Notion through Ferry's proxy:");
+    println!("{}", bold("Call Notion through Ferry's proxy:"));
     println!(
         "  curl -s {base}/proxy/v1/users -H 'Authorization: Bearer {key}' -H 'Connection-Id: demo' -H 'Provider-Config-Key: notion'"
     );
-    println!("The connection, with its credentials:");
+    println!("{}", bold("The connection, with its credentials:"));
     println!(
         "  curl -s '{base}/connections/demo?provider_config_key=notion' -H 'Authorization: Bearer {key}'"
     );
-    println!("What Ferry did:");
+    println!("{}", bold("What Ferry did:"));
     println!("  curl -s '{base}/logs?limit=5' -H 'Authorization: Bearer {key}'");
+    println!(
+        "{}",
+        bold("Connect a new account through OAuth (open the link in a browser):")
+    );
+    println!("  {}", session.connect_link);
+    println!("  or make your own link:");
+    println!(
+        "  curl -s -X POST {base}/connect/sessions -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{\"end_user\": {{\"id\": \"u1\"}}}}'"
+    );
     println!();
     println!("Press Ctrl-C to stop.");
     let result = start::run(
         start::Opened {
             engine,
-            generated_secret_key: None,
+            generated: Default::default(),
         },
         listener,
         start::stop_requested(),

@@ -73,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
     // One TLS provider for every outbound HTTPS client in the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "warn,ferry=info".into()),

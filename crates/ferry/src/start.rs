@@ -1,17 +1,19 @@
-//! Opening Ferry: settings, the encryption key, the database and its migrations, the `dev`
-//! environment; then serving with the background loops.
+//! Opening Ferry (settings, the encryption key, the database and its migrations, the keys
+//! the settings name), then serving with the background loops, and stopping cleanly.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ferry_engine::{Engine, Settings};
-use ferry_store::{Cipher, Store};
+use ferry_engine::settings::ExposeSecret;
+use ferry_engine::{Cipher, Engine, GeneratedKeys, Settings};
+use ferry_store::Store;
+use tokio_util::sync::CancellationToken;
 
-/// An opened Ferry: the engine, and the key printed once when it was generated now.
+/// An opened Ferry: the engine, and the keys generated now (printed once).
 pub struct Opened {
     pub engine: Engine,
-    pub generated_secret_key: Option<String>,
+    pub generated: GeneratedKeys,
 }
 
 fn key_file(settings: &Settings) -> PathBuf {
@@ -22,7 +24,7 @@ fn key_file(settings: &Settings) -> PathBuf {
 /// warning on first start.
 fn encryption_key(settings: &Settings) -> anyhow::Result<Cipher> {
     if let Some(key) = &settings.encryption_key {
-        return Ok(Cipher::from_base64(key)?);
+        return Ok(Cipher::from_base64(key.expose_secret())?);
     }
     let path = key_file(settings);
     if path.exists() {
@@ -52,37 +54,37 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn open(settings: Settings) -> anyhow::Result<Opened> {
-    let cipher = encryption_key(&settings)?;
-    let (engine, generated_secret_key) = Engine::open(settings, cipher).await?;
-    Ok(Opened {
-        engine,
-        generated_secret_key,
-    })
+/// The database, connected and migrated.
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(settings.database_url.expose())
+        .await
+        .with_context(|| format!("opening FERRY_DATABASE_URL {}", settings.database_url))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("migrating {}", settings.database_url))?;
+    Ok(store)
 }
 
-fn load(config: Option<&Path>) -> anyhow::Result<Settings> {
+pub async fn open(settings: Settings) -> anyhow::Result<Opened> {
+    let cipher = encryption_key(&settings)?;
+    let store = open_store(&settings).await?;
+    let (engine, generated) = Engine::start(settings, cipher, std::sync::Arc::new(store))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.chain()))?;
+    Ok(Opened { engine, generated })
+}
+
+pub fn load(config: Option<&Path>) -> anyhow::Result<Settings> {
     Ok(Settings::load(config)?)
 }
 
 pub async fn migrate(config: Option<&Path>) -> anyhow::Result<()> {
     let settings = load(config)?;
-    let store = Store::connect(&settings.database_url).await?;
-    store.migrate().await?;
-    println!(
-        "migrations applied to {}",
-        redact_url(&settings.database_url)
-    );
+    let store = open_store(&settings).await?;
+    store.close().await;
+    println!("migrations applied to {}", settings.database_url);
     Ok(())
-}
-
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// Runs the API and the background loops until Ctrl-C or SIGTERM.
@@ -121,8 +123,23 @@ pub async fn stop_requested() {
     }
 }
 
-/// Serves on `listener`, prints the ready line (and a generated key), runs the background
-/// loops, and on shutdown writes the pending logs.
+/// Prints the keys generated at this start, once.
+pub fn print_generated(generated: &GeneratedKeys) {
+    if let Some(key) = &generated.dev_secret_key {
+        println!(
+            "generated the dev environment's secret key (shown once; set FERRY_SECRET_KEY to choose your own): {key}"
+        );
+    }
+    if let Some(key) = &generated.account_key {
+        println!(
+            "generated the account key, which manages environments (shown once; set FERRY_ACCOUNT_KEY to choose your own): {key}"
+        );
+    }
+}
+
+/// Serves on `listener`, prints the ready line, runs the background loops, and on shutdown
+/// lets calls in flight finish, stops the loops after their unit in hand, and writes the
+/// operation logs still queued.
 pub async fn run(
     opened: Opened,
     listener: tokio::net::TcpListener,
@@ -130,52 +147,75 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let engine = opened.engine;
     let addr = listener.local_addr()?;
-    if let Some(key) = &opened.generated_secret_key {
-        println!(
-            "generated the dev environment's secret key (shown once; set FERRY_SECRET_KEY to choose your own): {key}"
-        );
-    }
+    print_generated(&opened.generated);
     println!("ferry listening on http://{addr}");
-    let background = spawn_background(engine.clone());
-    ferry_api::serve(listener, engine.clone(), shutdown).await?;
-    background.abort();
-    engine.flush_logs().await;
-    Ok(())
+    let stop_loops = CancellationToken::new();
+    let loops = spawn_background(engine.clone(), stop_loops.clone());
+    let served = ferry_api::serve(listener, engine.clone(), async move {
+        shutdown.await;
+        println!("ferry stopping: no new calls; finishing the calls in flight");
+    })
+    .await;
+    stop_loops.cancel();
+    for handle in loops {
+        let _ = handle.await;
+    }
+    let written = engine.logs().flush_now().await;
+    engine.close().await;
+    println!("ferry stopped ({written} queued operation logs written)");
+    Ok(served?)
 }
 
-/// Loops that only schedule the engine's "do one unit now" functions.
-fn spawn_background(engine: Engine) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut flush = tokio::time::interval(Duration::from_millis(250));
-        let mut prune = tokio::time::interval(Duration::from_secs(3600));
+/// Loops that only schedule the engine's "do one unit now" functions; each stops when
+/// `stop` is cancelled, after the unit in hand.
+fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    let writer = {
+        let engine = engine.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = engine.logs().queued() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                engine.logs().flush_now().await;
+            }
+            tracing::debug!("log writer stopped: Ferry is stopping");
+        })
+    };
+    let housekeeping = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
         loop {
             tokio::select! {
-                _ = flush.tick() => { engine.flush_logs().await; }
-                _ = prune.tick() => {
-                    if let Err(e) = engine.prune_now().await {
-                        tracing::error!(error = %e, "pruning old logs failed");
-                    }
-                }
+                _ = stop.cancelled() => break,
+                _ = every.tick() => {}
+            }
+            if let Err(e) = engine.logs().prune_now().await {
+                tracing::error!(error = %e.chain(), "pruning old logs and sessions failed; trying again later");
             }
         }
-    })
+        tracing::debug!("housekeeping stopped: Ferry is stopping");
+    });
+    vec![writer, housekeeping]
 }
 
-/// Re-seals every stored secret under a new key in one transaction.
+/// Re-seals every stored secret under a new key in one unit of work.
 pub async fn rotate_key(config: Option<&Path>, new_key: Option<String>) -> anyhow::Result<()> {
     let settings = load(config)?;
     let old = encryption_key(&settings)?;
     let new_text = new_key.unwrap_or_else(Cipher::generate_key);
     let new = Cipher::from_base64(&new_text).context("--new-key")?;
-    let store = Store::connect(&settings.database_url).await?;
-    store.migrate().await?;
-    let sealed = store.sealed_values().await?;
-    let mut resealed = Vec::with_capacity(sealed.len());
-    for (table, key, column, id, value) in sealed {
-        let plain = old.open(&value).with_context(|| {
-            format!("{table}.{column} of {id} cannot be opened with the current key")
+    let store = open_store(&settings).await?;
+    let mut sealed = store.sealed_values().await?;
+    for value in &mut sealed {
+        let plain = old.open(&value.sealed).with_context(|| {
+            format!(
+                "{}.{} of {} cannot be opened with the current key",
+                value.table, value.column, value.id
+            )
         })?;
-        resealed.push((table, key, column, id, new.seal(&plain)));
+        value.sealed = new.seal(&plain);
     }
     let from_file = settings.encryption_key.is_none();
     if from_file {
@@ -184,18 +224,21 @@ pub async fn rotate_key(config: Option<&Path>, new_key: Option<String>) -> anyho
         std::fs::copy(&path, path.with_extension("key.old"))
             .context("backing up the old key file")?;
     }
-    store.reseal(&resealed).await?;
+    let mut tx = store.begin().await?;
+    tx.reseal(&sealed).await?;
+    tx.commit().await?;
+    store.close().await;
     if from_file {
         write_private(&key_file(&settings), &new_text)?;
         println!(
             "re-encrypted {} secrets; the new key is in {} (the old one in encryption.key.old)",
-            resealed.len(),
+            sealed.len(),
             key_file(&settings).display()
         );
     } else {
         println!(
             "re-encrypted {} secrets; now set FERRY_ENCRYPTION_KEY={new_text} and restart every ferry process",
-            resealed.len()
+            sealed.len()
         );
     }
     Ok(())
@@ -204,6 +247,8 @@ pub async fn rotate_key(config: Option<&Path>, new_key: Option<String>) -> anyho
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_engine::ids::{EnvironmentName, IntegrationKey};
+    use ferry_engine::integrations::{NewIntegration, OAuthClient};
 
     /// Rotation re-seals every secret: the new key opens them, the old one no longer does.
     #[tokio::test]
@@ -216,28 +261,41 @@ mod tests {
         std::fs::write(&config, format!("database_url = \"sqlite://{}/ferry.db\"\nencryption_key = \"{old_key}\"\nsecret_key = \"rotate-secret-key-0123456789\"\n", dir.display())).unwrap();
         let settings = Settings::load(Some(&config)).unwrap();
         let opened = open(settings).await.unwrap();
-        let env = opened
+        let dev = opened
             .engine
-            .store
-            .environment_by_name("dev")
+            .environments()
+            .by_name("dev")
             .await
             .unwrap()
             .unwrap();
         opened
             .engine
-            .create_integration(
-                &env.id,
-                ferry_engine::integrations::IntegrationInput {
-                    provider: Some("notion".into()),
-                    unique_key: Some("notion".into()),
-                    client_id: Some("id".into()),
-                    client_secret: Some("client-secret-value".into()),
-                    ..Default::default()
+            .integrations()
+            .create(
+                &dev.id,
+                NewIntegration {
+                    provider: "notion".into(),
+                    unique_key: IntegrationKey::parse("notion").unwrap(),
+                    display_name: None,
+                    forward_webhooks: None,
+                    credentials: Some(OAuthClient {
+                        client_id: Some("id".into()),
+                        client_secret: Some("client-secret-value".into()),
+                        ..Default::default()
+                    }),
+                    config: None,
                 },
             )
             .await
             .unwrap();
-        opened.engine.store.pool.close().await;
+        // A second environment brings a sealed webhook signing key.
+        opened
+            .engine
+            .environments()
+            .create(&EnvironmentName::parse("staging").unwrap(), false)
+            .await
+            .unwrap();
+        opened.engine.close().await;
 
         let new_key = Cipher::generate_key();
         rotate_key(Some(&config), Some(new_key.clone()))
@@ -247,13 +305,24 @@ mod tests {
             .await
             .unwrap();
         let sealed = store.sealed_values().await.unwrap();
-        assert_eq!(sealed.len(), 1);
-        let value = &sealed[0].4;
-        assert_eq!(
-            Cipher::from_base64(&new_key).unwrap().open(value).unwrap(),
-            "client-secret-value"
-        );
-        assert!(Cipher::from_base64(&old_key).unwrap().open(value).is_err());
+        assert_eq!(sealed.len(), 2);
+        let new = Cipher::from_base64(&new_key).unwrap();
+        let old = Cipher::from_base64(&old_key).unwrap();
+        for value in &sealed {
+            assert!(
+                new.open(&value.sealed).is_ok(),
+                "{}.{}",
+                value.table,
+                value.column
+            );
+            assert!(old.open(&value.sealed).is_err());
+        }
+        let secret = sealed
+            .iter()
+            .find(|v| v.column == "client_secret_enc")
+            .unwrap();
+        assert_eq!(new.open(&secret.sealed).unwrap(), "client-secret-value");
+        store.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

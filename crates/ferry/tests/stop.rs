@@ -4,8 +4,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use ferry_engine::storage::OperationFilter;
 use ferry_store::Store;
-use ferry_store::operations::OperationFilter;
 use serde_json::json;
 
 const KEY: &str = "stop-test-secret-key-0123456789";
@@ -30,7 +30,7 @@ async fn sigterm_stops_cleanly_and_keeps_queued_logs() {
         .env("FERRY_DATABASE_URL", &database)
         .env("FERRY_NOTION_BASE_URL", emulator.base_url())
         .env("FERRY_SECRET_KEY", KEY)
-        .env("FERRY_ENCRYPTION_KEY", ferry_store::Cipher::generate_key())
+        .env("FERRY_ENCRYPTION_KEY", ferry_engine::Cipher::generate_key())
         .stdout(Stdio::piped())
         .spawn()
         .expect("the ferry binary starts");
@@ -103,10 +103,9 @@ async fn sigterm_stops_cleanly_and_keeps_queued_logs() {
             },
         )
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(logged.len(), calls, "every proxy call's log was written");
-    store.pool.close().await;
+    store.close().await;
     emulator.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

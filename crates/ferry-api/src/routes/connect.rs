@@ -1,68 +1,77 @@
 //! Connect sessions and the browser side of OAuth: `POST /connect/sessions` (and reconnect),
-//! the connect page, `GET /oauth/connect/:key` (redirect to Notion with a state cookie) and
-//! `GET /oauth/callback` (an HTML result page that posts its outcome to the opener window).
+//! `GET|DELETE /connect/session`, the connect page, `GET /oauth/connect/:key` (redirect to the
+//! provider with a state cookie) and `GET /oauth/callback` (an HTML result page that posts
+//! its outcome to the opener window).
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use ferry_engine::Engine;
-use ferry_engine::oauth::{CallbackOutcome, NewConnectSession};
+use ferry_engine::connections::EndUser;
+use ferry_engine::ids::IntegrationKey;
+use ferry_engine::oauth::{CallbackOutcome, ConnectSession, NewConnectSession};
+use ferry_engine::{Engine, ErrorCode};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
-use super::parse_body;
-use crate::auth::Env;
-use crate::error::{ApiError, ApiResult};
+use crate::auth::{Env, SessionToken};
+use crate::error::{ApiError, ApiResult, status_of};
+use crate::extract::{self, QueryParams};
+use crate::wire::{
+    EndUserIn, OrganizationIn, Tags, WireConnectionId, WireIntegrationKey, end_user_json,
+};
 
-#[derive(Deserialize, Default)]
-pub struct SessionBody {
-    end_user: Option<Value>,
-    organization: Option<Value>,
-    allowed_integrations: Option<Vec<String>>,
-    tags: Option<Value>,
-    connection_id: Option<String>,
-    integration_id: Option<String>,
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SessionBody {
+    #[serde(default)]
+    end_user: Option<EndUserIn>,
+    #[serde(default)]
+    organization: Option<OrganizationIn>,
+    #[serde(default)]
+    allowed_integrations: Option<Vec<WireIntegrationKey>>,
+    #[serde(default)]
+    tags: Option<Tags>,
+    #[serde(default)]
+    integrations_config_defaults: Option<IgnoredAny>,
+    #[serde(default)]
+    overrides: Option<IgnoredAny>,
+    #[serde(default)]
+    webhook_url_override: Option<IgnoredAny>,
 }
 
-fn session_input(body: SessionBody, reconnect: bool) -> ApiResult<NewConnectSession> {
-    if let Some(end_user) = &body.end_user
-        && !end_user.get("id").is_some_and(Value::is_string)
-    {
-        return Err(ApiError::invalid(
-            "invalid_body",
-            "end_user.id must be a string",
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReconnectBody {
+    connection_id: WireConnectionId,
+    integration_id: WireIntegrationKey,
+    #[serde(default)]
+    end_user: Option<EndUserIn>,
+    #[serde(default)]
+    organization: Option<OrganizationIn>,
+    #[serde(default)]
+    integrations_config_defaults: Option<IgnoredAny>,
+    #[serde(default)]
+    overrides: Option<IgnoredAny>,
+}
+
+fn unsupported(field: &str, present: bool) -> ApiResult<()> {
+    if present {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            format!("{field} is not supported by Ferry's connect sessions; leave it out"),
         ));
     }
-    let reconnect = if reconnect {
-        let connection = body
-            .connection_id
-            .ok_or_else(|| ApiError::invalid("invalid_body", "connection_id is required"))?;
-        let integration = body
-            .integration_id
-            .ok_or_else(|| ApiError::invalid("invalid_body", "integration_id is required"))?;
-        Some((integration, connection))
-    } else {
-        None
-    };
-    Ok(NewConnectSession {
-        end_user: body.end_user,
-        organization: body.organization,
-        allowed_integrations: body.allowed_integrations,
-        tags: body.tags.unwrap_or_else(|| json!({})),
-        reconnect,
-    })
+    Ok(())
 }
 
-async fn create(
+async fn created(
     engine: &Engine,
-    env: &str,
-    body: &Bytes,
-    reconnect: bool,
+    env: &Env,
+    input: NewConnectSession,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let input = session_input(parse_body(body)?, reconnect)?;
-    let session = engine.create_connect_session(env, input).await?;
+    let session = engine.connect().create_session(&env.0.id, input).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -71,42 +80,93 @@ async fn create(
     ))
 }
 
-pub async fn create_session(
+pub(super) async fn create_session(
     State(engine): State<Engine>,
-    Env(env): Env,
-    body: Bytes,
+    env: Env,
+    extract::Json(body): extract::Json<SessionBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    create(&engine, &env.id, &body, false).await
+    unsupported(
+        "integrations_config_defaults",
+        body.integrations_config_defaults.is_some(),
+    )?;
+    unsupported("overrides", body.overrides.is_some())?;
+    unsupported("webhook_url_override", body.webhook_url_override.is_some())?;
+    let input = NewConnectSession {
+        end_user: body.end_user.map(EndUserIn::into_engine),
+        organization: body.organization.map(OrganizationIn::into_engine),
+        allowed_integrations: body
+            .allowed_integrations
+            .map(|keys| keys.into_iter().map(|k| k.0).collect()),
+        tags: body.tags.map(|t| t.0).unwrap_or_default(),
+        reconnect: None,
+    };
+    created(&engine, &env, input).await
 }
 
-pub async fn create_reconnect_session(
+pub(super) async fn create_reconnect_session(
     State(engine): State<Engine>,
-    Env(env): Env,
-    body: Bytes,
+    env: Env,
+    extract::Json(body): extract::Json<ReconnectBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    create(&engine, &env.id, &body, true).await
+    unsupported(
+        "integrations_config_defaults",
+        body.integrations_config_defaults.is_some(),
+    )?;
+    unsupported("overrides", body.overrides.is_some())?;
+    let input = NewConnectSession {
+        end_user: body.end_user.map(EndUserIn::into_engine),
+        organization: body.organization.map(OrganizationIn::into_engine),
+        allowed_integrations: None,
+        tags: Default::default(),
+        reconnect: Some((body.integration_id.0, body.connection_id.0)),
+    };
+    created(&engine, &env, input).await
 }
 
-fn session_token(headers: &HeaderMap, query: Option<&String>) -> Option<String> {
-    query.cloned().or_else(|| {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string)
-    })
+fn session_json(session: &ConnectSession) -> Value {
+    let mut data = json!({
+        "endUser": session.end_user.as_ref().map(|u: &EndUser| {
+            let mut user = end_user_json(u);
+            if user["organization"].is_null()
+                && let Some(org) = &session.organization
+            {
+                user["organization"] = json!({"id": org.id, "display_name": org.display_name});
+            }
+            user
+        }),
+        "connectUISettings": {
+            "showWatermark": false,
+            "defaultTheme": "system",
+            "theme": {"light": {"primary": "#00B2E3"}, "dark": {"primary": "#00B2E3"}},
+        },
+    });
+    if let Some(allowed) = &session.allowed_integrations {
+        data["allowed_integrations"] = json!(allowed);
+    }
+    if session.reconnecting {
+        data["isReconnecting"] = json!(true);
+    }
+    data
 }
 
-/// `GET /connect/session`, with the session token: what the connect page shows.
-pub async fn get_session(
+/// `GET /connect/session`, with the session token: what a connect UI shows.
+pub(super) async fn get_session(
     State(engine): State<Engine>,
-    headers: HeaderMap,
+    SessionToken(token): SessionToken,
+    query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let token = session_token(&headers, None).unwrap_or_default();
-    let s = engine.connect_session(&token).await?;
-    Ok(Json(
-        json!({"data": {"end_user": s.end_user, "organization": s.organization, "allowed_integrations": s.allowed_integrations, "expires_at": s.expires_at}}),
-    ))
+    query.finish()?;
+    let session = engine.connect().session(&token).await?;
+    Ok(Json(json!({ "data": session_json(&session) })))
+}
+
+/// `DELETE /connect/session`: ends the session at once.
+pub(super) async fn delete_session(
+    State(engine): State<Engine>,
+    SessionToken(token): SessionToken,
+) -> ApiResult<StatusCode> {
+    engine.connect().delete_session(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn escape(s: &str) -> String {
@@ -119,62 +179,69 @@ fn escape(s: &str) -> String {
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title><style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}}a{{color:#2563eb}}</style></head><body><h1>{0}</h1>{1}</body></html>",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title><style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}}a{{color:#2563eb}}li{{margin:.5rem 0}}img{{width:1.2rem;vertical-align:middle;margin-right:.4rem}}</style></head><body><h1>{0}</h1>{1}</body></html>",
         escape(title),
         body
     );
     (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
-#[derive(Deserialize)]
-pub struct ConnectQuery {
-    session_token: Option<String>,
-    connect_session_token: Option<String>,
+fn session_token(query: &mut QueryParams, headers: &HeaderMap) -> Option<String> {
+    query
+        .take("connect_session_token")
+        .or_else(|| query.take("session_token"))
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::to_string)
+        })
 }
 
-/// The connect link: lists the integrations this session may connect.
-pub async fn connect_page(State(engine): State<Engine>, Query(q): Query<ConnectQuery>) -> Response {
-    let Some(token) = q.session_token.or(q.connect_session_token) else {
+/// The connect link: the integrations this session may connect, by their display names.
+pub(super) async fn connect_page(
+    State(engine): State<Engine>,
+    mut query: QueryParams,
+    headers: HeaderMap,
+) -> Response {
+    let Some(token) = session_token(&mut query, &headers) else {
         return page(
             StatusCode::BAD_REQUEST,
             "Missing session",
-            "<p>This link has no session token.</p>",
+            "<p>This link has no session token. Ask the application for a new link.</p>",
         );
     };
-    let session = match engine.connect_session(&token).await {
+    let session = match engine.connect().session(&token).await {
         Ok(s) => s,
         Err(e) => {
             return page(
                 StatusCode::UNAUTHORIZED,
                 "Link expired",
-                &format!("<p>{}</p>", escape(&e.message)),
+                &format!("<p>{}</p>", escape(e.message())),
             );
         }
     };
-    let keys = match &session.allowed_integrations {
-        Some(keys) => keys.clone(),
-        None => match engine
-            .store
-            .list_integrations(&session.environment_id)
-            .await
-        {
-            Ok(list) => list.into_iter().map(|i| i.unique_key).collect(),
-            Err(_) => {
-                return page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Error",
-                    "<p>The integrations could not be listed.</p>",
-                );
-            }
-        },
+    let integrations = match engine.connect().integrations_for(&session).await {
+        Ok(list) => list,
+        Err(e) => return ApiError(e).into_response(),
     };
-    let links: String = keys
+    if integrations.is_empty() {
+        return page(
+            StatusCode::OK,
+            "Nothing to connect",
+            "<p>This application has no integration to connect yet.</p>",
+        );
+    }
+    let links: String = integrations
         .iter()
-        .map(|k| {
+        .map(|i| {
             format!(
-                "<li><a href=\"/oauth/connect/{0}?connect_session_token={1}\">Connect {0}</a></li>",
-                escape(k),
-                escape(&token)
+                "<li><a href=\"/oauth/connect/{key}?connect_session_token={token}\"><img src=\"/images/template-logos/{provider}.svg\" alt=\"\">Connect {name}</a></li>",
+                key = escape(i.unique_key.as_str()),
+                token = escape(&token),
+                provider = escape(i.provider.name),
+                name = escape(&i.display_name),
             )
         })
         .collect();
@@ -189,22 +256,29 @@ fn cookie_name(state: &str) -> String {
     format!("ferry_oauth_{}", state.replace('-', ""))
 }
 
-pub async fn oauth_connect(
+pub(super) async fn oauth_connect(
     State(engine): State<Engine>,
     Path(key): Path<String>,
-    Query(q): Query<ConnectQuery>,
+    mut query: QueryParams,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token) = session_token(&headers, q.connect_session_token.as_ref()) else {
+    let Some(token) = session_token(&mut query, &headers) else {
         return page(
             StatusCode::UNAUTHORIZED,
             "Missing session",
             "<p>Open this page through a connect link from your application.</p>",
         );
     };
-    match engine.start_oauth(&token, &key).await {
+    let started = match IntegrationKey::parse(&key) {
+        Ok(key) => engine.connect().start_oauth(&token, &key).await,
+        Err(e) => Err(ferry_engine::EngineError::new(
+            ErrorCode::InvalidUriParams,
+            e.to_string(),
+        )),
+    };
+    match started {
         Ok(redirect) => {
-            let secure = if engine.settings.public_url.starts_with("https://") {
+            let secure = if engine.settings().public_url.starts_with("https://") {
                 "; Secure"
             } else {
                 ""
@@ -223,20 +297,21 @@ pub async fn oauth_connect(
             )
                 .into_response()
         }
+        Err(e) if e.code() == ErrorCode::InternalError => ApiError(e).into_response(),
         Err(e) => page(
-            crate::error::status_of(e.kind),
+            status_of(e.code()),
             "Cannot connect",
             &format!(
                 "<p>{}</p><p><code>{}</code></p>",
-                escape(&e.message),
-                e.code
+                escape(e.message()),
+                e.code()
             ),
         ),
     }
 }
 
 #[derive(Deserialize)]
-pub struct CallbackQuery {
+pub(super) struct CallbackQuery {
     state: Option<String>,
     code: Option<String>,
     error: Option<String>,
@@ -251,12 +326,12 @@ fn has_cookie(headers: &HeaderMap, name: &str) -> bool {
         .any(|c| c.trim().split_once('=').is_some_and(|(k, _)| k == name))
 }
 
-pub async fn oauth_callback(
+pub(super) async fn oauth_callback(
     State(engine): State<Engine>,
-    Query(q): Query<CallbackQuery>,
+    axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(state) = q.state.filter(|s| !s.is_empty()) else {
+    let Some(state) = q.state.filter(|s| !s.is_empty() && s.len() <= 100) else {
         return page(
             StatusCode::BAD_REQUEST,
             "Authorization failed",
@@ -265,6 +340,7 @@ pub async fn oauth_callback(
     };
     let cookie = cookie_name(&state);
     let outcome = match engine
+        .connect()
         .finish_oauth(
             &state,
             has_cookie(&headers, &cookie),
@@ -274,11 +350,7 @@ pub async fn oauth_callback(
         .await
     {
         Ok(o) => o,
-        Err(e) => CallbackOutcome::Failed {
-            provider_config_key: None,
-            error_type: e.code.to_string(),
-            message: e.message,
-        },
+        Err(e) => return ApiError(e).into_response(),
     };
     let (status, title, message, text) = match &outcome {
         CallbackOutcome::Connected {
@@ -292,13 +364,13 @@ pub async fn oauth_callback(
         ),
         CallbackOutcome::Failed {
             provider_config_key,
-            error_type,
+            code,
             message,
         } => (
-            StatusCode::BAD_REQUEST,
+            status_of(*code),
             "Authorization failed",
-            json!({"eventType": "AUTHORIZATION_FAILED", "type": "error", "data": {"providerConfigKey": provider_config_key, "error": {"type": error_type, "message": message}}}),
-            message.clone(),
+            json!({"eventType": "AUTHORIZATION_FAILED", "type": "error", "data": {"providerConfigKey": provider_config_key, "error": {"type": code.as_str(), "message": message}}}),
+            format!("{message} ({code})"),
         ),
     };
     // JSON inside a <script>: escape `<` so a value cannot close the tag.

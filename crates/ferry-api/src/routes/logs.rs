@@ -1,20 +1,22 @@
 //! `GET /logs` and `GET /logs/:id`: operations with their HTTP exchanges.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use ferry_engine::{Engine, EngineError};
-use ferry_store::operations::{Operation, OperationFilter, encode_cursor};
-use serde::Deserialize;
+use axum::extract::{Path, State};
+use ferry_engine::ids::OperationId;
+use ferry_engine::logs::{LogFilter, Operation, OperationKind, OperationStatus};
+use ferry_engine::{Engine, ErrorCode};
 use serde_json::{Value, json};
 
+use super::path_id;
 use crate::auth::Env;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
 
 fn shape(op: &Operation) -> Value {
     json!({
-        "id": op.id,
-        "type": op.kind,
-        "status": op.status,
+        "id": op.id.as_str(),
+        "type": op.kind.as_str(),
+        "status": op.status.as_str(),
         "integration_id": op.integration_key,
         "connection_id": op.connection_id,
         "message": op.message,
@@ -24,112 +26,67 @@ fn shape(op: &Operation) -> Value {
     })
 }
 
-#[derive(Deserialize)]
-pub struct LogQuery {
-    connection_id: Option<String>,
-    integration_id: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    status: Option<String>,
-    after: Option<String>,
-    before: Option<String>,
-    cursor: Option<String>,
-    limit: Option<String>,
-}
-
-fn check_time(name: &str, value: Option<String>) -> ApiResult<Option<String>> {
-    value
-        .map(|v| {
-            ferry_store::parse_ts(&v).map(ferry_store::ts).map_err(|_| {
-                ApiError::invalid(
-                    "invalid_query_params",
-                    format!("{name} must be an RFC 3339 time such as 2026-11-28T10:00:00Z"),
-                )
-            })
+fn one_of<T: Copy>(
+    name: &str,
+    value: &str,
+    all: &[T],
+    text: fn(T) -> &'static str,
+) -> ApiResult<T> {
+    all.iter()
+        .copied()
+        .find(|v| text(*v) == value)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|v| text(*v)).collect();
+            ApiError::new(
+                ErrorCode::InvalidQueryParams,
+                format!("{name}: must be one of {}", names.join(", ")),
+            )
         })
-        .transpose()
 }
 
-pub async fn list(
+fn time(value: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| "must be an RFC 3339 time such as 2026-11-28T10:00:00Z".to_string())
+}
+
+pub(super) async fn list(
     State(engine): State<Engine>,
     Env(env): Env,
-    Query(q): Query<LogQuery>,
+    mut query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    engine.flush_logs().await;
-    if let Some(kind) = &q.kind
-        && !["auth", "token_refresh", "proxy"].contains(&kind.as_str())
-    {
-        return Err(ApiError::invalid(
-            "invalid_query_params",
-            "type must be one of auth, token_refresh, proxy",
-        ));
-    }
-    if let Some(status) = &q.status
-        && !["running", "success", "failed"].contains(&status.as_str())
-    {
-        return Err(ApiError::invalid(
-            "invalid_query_params",
-            "status must be one of running, success, failed",
-        ));
-    }
-    let limit = match &q.limit {
-        None => 100,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "invalid_query_params",
-                    "limit must be a whole number from 1 to 1000",
-                )
-            })?,
+    let kind = query
+        .take("type")
+        .map(|v| one_of("type", &v, OperationKind::ALL, OperationKind::as_str))
+        .transpose()?;
+    let status = query
+        .take("status")
+        .map(|v| one_of("status", &v, OperationStatus::ALL, OperationStatus::as_str))
+        .transpose()?;
+    let filter = LogFilter {
+        connection_id: query.take("connection_id"),
+        integration_key: query.take("integration_id"),
+        kind,
+        status,
+        after: query.take_parsed("after", time)?,
+        before: query.take_parsed("before", time)?,
+        cursor: query.take("cursor"),
+        limit: query.take_number("limit", 1, 1000)?.unwrap_or(100),
     };
-    let filter = OperationFilter {
-        connection_id: q.connection_id,
-        integration_key: q.integration_id,
-        kind: q.kind,
-        status: q.status,
-        after: check_time("after", q.after)?,
-        before: check_time("before", q.before)?,
-        cursor: q.cursor,
-        limit: limit + 1,
-    };
-    let mut ops = engine
-        .store
-        .list_operations(&env.id, &filter)
-        .await
-        .map_err(EngineError::from)?
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "invalid_query_params",
-                "cursor is not a cursor from a previous page",
-            )
-        })?;
-    let next_cursor = if ops.len() as i64 > limit {
-        ops.truncate(limit as usize);
-        ops.last().map(encode_cursor)
-    } else {
-        None
-    };
-    Ok(Json(
-        json!({"data": ops.iter().map(shape).collect::<Vec<_>>(), "next_cursor": next_cursor}),
-    ))
+    query.finish()?;
+    let page = engine.logs().list(&env.id, filter).await?;
+    Ok(Json(json!({
+        "data": page.operations.iter().map(shape).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
 }
 
-pub async fn get(
+pub(super) async fn get(
     State(engine): State<Engine>,
     Env(env): Env,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    engine.flush_logs().await;
-    let op = engine
-        .store
-        .operation(&env.id, &id)
-        .await
-        .map_err(EngineError::from)?
-        .ok_or_else(|| {
-            EngineError::not_found("unknown_log", format!("There is no operation `{id}`."))
-        })?;
-    Ok(Json(json!({"data": shape(&op)})))
+    let id = path_id("id", &id, OperationId::parse)?;
+    let op = engine.logs().get(&env.id, &id).await?;
+    Ok(Json(json!({ "data": shape(&op) })))
 }

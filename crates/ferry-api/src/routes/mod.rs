@@ -1,19 +1,22 @@
-//! The route table, and helpers shared by the resource modules.
+//! The route table. Each resource module reads its requests into engine calls and shapes
+//! the answers.
 
+mod assets;
 mod connect;
 mod connections;
+mod environments;
 mod integrations;
 mod logs;
 mod providers;
 mod proxy;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
-use ferry_engine::Engine;
-use serde::de::DeserializeOwned;
+use ferry_engine::{Engine, ErrorCode};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
+use crate::extract::MAX_JSON_BODY;
 
 pub fn router() -> Router<Engine> {
     Router::new()
@@ -21,6 +24,7 @@ pub fn router() -> Router<Engine> {
             "/health",
             get(|| async { axum::Json(serde_json::json!({"result": "ok"})) }),
         )
+        .route("/images/template-logos/{file}", get(assets::logo))
         .route("/providers", get(providers::list))
         .route("/providers/{provider}", get(providers::get))
         .route(
@@ -47,47 +51,82 @@ pub fn router() -> Router<Engine> {
                 .patch(connections::patch)
                 .delete(connections::delete),
         )
+        // Deprecated routes that older SDK versions still call.
+        .route(
+            "/connection",
+            get(connections::list).post(connections::create_legacy),
+        )
+        .route(
+            "/connection/metadata",
+            post(connections::replace_metadata).patch(connections::merge_metadata),
+        )
+        .route(
+            "/connection/{id}",
+            get(connections::get).delete(connections::delete),
+        )
+        .route(
+            "/connection/{id}/metadata",
+            post(connections::replace_metadata_legacy).patch(connections::merge_metadata_legacy),
+        )
         .route("/connect/sessions", post(connect::create_session))
         .route(
             "/connect/sessions/reconnect",
             post(connect::create_reconnect_session),
         )
-        .route("/connect/session", get(connect::get_session))
+        .route(
+            "/connect/session",
+            get(connect::get_session).delete(connect::delete_session),
+        )
         .route("/connect", get(connect::connect_page))
         .route("/oauth/connect/{key}", get(connect::oauth_connect))
         .route("/oauth/callback", get(connect::oauth_callback))
+        .route(
+            "/environments",
+            get(environments::list).post(environments::create),
+        )
+        .route(
+            "/environments/{id}",
+            axum::routing::delete(environments::delete),
+        )
+        .route(
+            "/environments/{id}/api-keys",
+            get(environments::list_keys).post(environments::create_key),
+        )
+        .route(
+            "/environments/{id}/api-keys/{key_id}",
+            get(environments::get_key).delete(environments::delete_key),
+        )
+        .route(
+            "/environment-variables",
+            get(environments::variables).post(environments::set_variables),
+        )
+        .route(
+            "/environment/webhook-signing-key/rotate",
+            post(environments::rotate_webhook_signing_key),
+        )
         .route("/proxy/{*path}", any(proxy::proxy))
         .route("/logs", get(logs::list))
         .route("/logs/{id}", get(logs::get))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .fallback(|| async {
-            ApiError::invalid(
-                "unknown_route",
+            ApiError::new(
+                ErrorCode::UnknownRoute,
                 "There is no such route; see the API reference in docs/api.md.",
             )
-            .into_not_found()
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "This route does not answer this method; see docs/api.md.",
+            )
         })
 }
 
-/// Parses a JSON body into `T`, answering `invalid_body` with serde's reason.
-pub fn parse_body<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
-    let text = if bytes.is_empty() {
-        &b"{}"[..]
-    } else {
-        &bytes[..]
-    };
-    serde_json::from_slice(text).map_err(|e| {
-        ApiError::invalid(
-            "invalid_body",
-            format!("The request body is not valid: {e}"),
-        )
-    })
-}
-
-impl ApiError {
-    fn into_not_found(self) -> axum::response::Response {
-        use axum::response::IntoResponse;
-        let mut e = self;
-        e.0.kind = ferry_engine::ErrorKind::NotFound;
-        e.into_response()
-    }
+/// A path segment as an id of type `T`, or `invalid_uri_params` naming the segment.
+pub fn path_id<T, E: std::fmt::Display>(
+    name: &str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ApiError> {
+    parse(value).map_err(|e| ApiError::new(ErrorCode::InvalidUriParams, format!("{name}: {e}")))
 }

@@ -1,0 +1,398 @@
+//! The storage port: what the engine needs kept, as traits over its own record types. The
+//! `ferry-store` crate implements them on SQLite and PostgreSQL; the binary opens a store and
+//! hands it to [`crate::Engine::start`]. So the engine (and the API above it) knows no SQL
+//! and depends on no database crate.
+//!
+//! Reads go through [`Storage`]; every write goes through a [`StorageTx`], a unit of work
+//! that commits whole or not at all (dropping it rolls back). Secrets arrive here already
+//! sealed (`*_enc` fields); times are fixed-width RFC 3339 UTC text, so they sort.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// A storage failure. Its cause is for the operator's log; the engine answers `internal_error`.
+#[derive(Debug)]
+pub struct StorageError(Box<dyn std::error::Error + Send + Sync>);
+
+impl StorageError {
+    pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StorageError {
+        StorageError(cause.into())
+    }
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// The storage every service shares.
+pub type Store = std::sync::Arc<dyn Storage>;
+
+#[derive(Debug, Clone)]
+pub struct EnvironmentRecord {
+    pub id: String,
+    /// The integer id Nango's API shows.
+    pub number: i64,
+    pub name: String,
+    pub is_production: bool,
+    pub webhook_url: Option<String>,
+    pub webhook_signing_key_enc: Option<String>,
+    pub variables_enc: Option<String>,
+    pub created_at: String,
+}
+
+/// An API key as stored: never the key itself.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    /// `None` for an account key.
+    pub environment_id: Option<String>,
+    pub display_name: String,
+    pub secret_hash: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct IntegrationRecord {
+    pub id: String,
+    pub environment_id: String,
+    pub unique_key: String,
+    pub provider: String,
+    pub display_name: String,
+    pub client_id: Option<String>,
+    pub client_secret_enc: Option<String>,
+    pub webhook_secret_enc: Option<String>,
+    /// OAuth scopes as Nango keeps them: a comma-separated list.
+    pub scopes: Option<String>,
+    pub config: Value,
+    pub forward_webhooks: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A stored connection, with its integration's key and provider.
+#[derive(Debug, Clone)]
+pub struct ConnectionRecord {
+    pub id: String,
+    /// The integer id Nango's API shows.
+    pub number: i64,
+    pub environment_id: String,
+    pub integration_id: String,
+    pub connection_id: String,
+    pub credentials_enc: String,
+    pub connection_config: Value,
+    pub metadata: Value,
+    pub end_user: Option<Value>,
+    pub tags: BTreeMap<String, String>,
+    pub webhook_url_override: Option<String>,
+    /// Who authorized (provider workspace and user), so re-authorizing updates this row.
+    pub auth_identity: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_fetched_at: Option<String>,
+    pub provider_config_key: String,
+    pub provider: String,
+}
+
+/// A connection to insert, or to write over the one with the same integration and id.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub environment_id: String,
+    pub integration_id: String,
+    pub connection_id: String,
+    pub credentials_enc: String,
+    pub connection_config: Value,
+    pub metadata: Value,
+    pub end_user: Option<EndUserColumns>,
+    pub tags: BTreeMap<String, String>,
+    /// What `tags[key]=value` filters match: see [`ConnectionChanges::filter_tags`].
+    pub filter_tags: BTreeMap<String, String>,
+    pub webhook_url_override: Option<String>,
+    pub auth_identity: Option<String>,
+}
+
+/// An end user as stored: the whole object, and the fields filters and search read.
+#[derive(Debug, Clone)]
+pub struct EndUserColumns {
+    pub value: Value,
+    pub id: String,
+    pub organization_id: Option<String>,
+    /// Further text `search` should find (email, display name).
+    pub search_terms: Vec<String>,
+}
+
+/// Filters of a connection list; every one compares exactly except `search`.
+#[derive(Debug, Default, Clone)]
+pub struct ConnectionFilter {
+    pub connection_id: Option<String>,
+    /// Part of a connection id or of an end user's id, email or name, any case; `%` and `_`
+    /// are literal.
+    pub search: Option<String>,
+    pub end_user_id: Option<String>,
+    pub end_user_organization_id: Option<String>,
+    pub integration_keys: Vec<String>,
+    /// Filter-tag (key, value) pairs that must all be present.
+    pub tags: Vec<(String, String)>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Changes to a connection; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct ConnectionChanges {
+    pub end_user: Option<Option<EndUserColumns>>,
+    pub tags: Option<BTreeMap<String, String>>,
+    /// The rows `tags[key]=value` filters match (the engine derives them from the tags and
+    /// the end user); replaced whole when given.
+    pub filter_tags: Option<BTreeMap<String, String>>,
+    pub webhook_url_override: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectSessionRecord {
+    pub environment_id: String,
+    pub end_user: Option<Value>,
+    pub organization: Option<Value>,
+    pub allowed_integrations: Option<Vec<String>>,
+    pub tags: Value,
+    /// The connection (row id) a reconnect session re-authorizes.
+    pub reconnect_connection: Option<String>,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthSessionRecord {
+    pub state: String,
+    pub environment_id: String,
+    pub integration_id: String,
+    pub connect_session_hash: Option<String>,
+    pub code_verifier: String,
+    pub redirect_uri: String,
+    /// The `auth` operation this authorization is recorded under.
+    pub operation_id: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OperationRecord {
+    pub id: String,
+    pub environment_id: String,
+    /// The operation kind, as text (`auth`, `token_refresh`, `proxy`, …).
+    pub kind: String,
+    /// `running`, `success`, `failed` or `expired`.
+    pub status: String,
+    pub integration_key: Option<String>,
+    pub connection_id: Option<String>,
+    pub message: Option<String>,
+    /// The HTTP exchanges as JSON array text: written as recorded and parsed only when read.
+    pub exchanges: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct OperationFilter {
+    pub connection_id: Option<String>,
+    pub integration_key: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    /// Continue after this (started_at, id): newest first, so strictly older.
+    pub after_row: Option<(String, String)>,
+    pub limit: i64,
+}
+
+/// Reads, and the start of units of work.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Begins a unit of work. Never begin a second one while holding one, and read through
+    /// it, not through `Storage`, while holding it (an in-memory SQLite has one connection).
+    async fn begin(&self) -> StorageResult<Box<dyn StorageTx>>;
+    /// Closes the store, waiting for connections in use to come back.
+    async fn close(&self);
+
+    async fn environment_by_name(&self, name: &str) -> StorageResult<Option<EnvironmentRecord>>;
+    async fn environment(&self, id: &str) -> StorageResult<Option<EnvironmentRecord>>;
+    /// Every environment, oldest first; only the one named `name` when given.
+    async fn list_environments(&self, name: Option<&str>) -> StorageResult<Vec<EnvironmentRecord>>;
+    /// The key whose SHA-256 is `secret_hash`, with its environment (none for account keys).
+    async fn api_key_by_hash(
+        &self,
+        secret_hash: &str,
+    ) -> StorageResult<Option<(ApiKeyRecord, Option<EnvironmentRecord>)>>;
+    /// An environment's keys (`None`: the account keys), oldest first.
+    async fn api_keys(&self, environment_id: Option<&str>) -> StorageResult<Vec<ApiKeyRecord>>;
+
+    async fn list_integrations(
+        &self,
+        environment_id: &str,
+    ) -> StorageResult<Vec<IntegrationRecord>>;
+    async fn integration(
+        &self,
+        environment_id: &str,
+        unique_key: &str,
+    ) -> StorageResult<Option<IntegrationRecord>>;
+    async fn integration_by_id(&self, id: &str) -> StorageResult<Option<IntegrationRecord>>;
+
+    async fn connection(
+        &self,
+        environment_id: &str,
+        provider_config_key: &str,
+        connection_id: &str,
+    ) -> StorageResult<Option<ConnectionRecord>>;
+    async fn connection_by_row_id(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> StorageResult<Option<ConnectionRecord>>;
+    /// The connection a person authorized before for this integration, if any.
+    async fn connection_by_identity(
+        &self,
+        integration_id: &str,
+        identity: &str,
+    ) -> StorageResult<Option<ConnectionRecord>>;
+    /// Newest first.
+    async fn list_connections(
+        &self,
+        environment_id: &str,
+        filter: &ConnectionFilter,
+    ) -> StorageResult<Vec<ConnectionRecord>>;
+
+    /// A live (unexpired) connect session by its token's hash.
+    async fn connect_session(
+        &self,
+        token_hash: &str,
+    ) -> StorageResult<Option<ConnectSessionRecord>>;
+
+    async fn operation(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> StorageResult<Option<OperationRecord>>;
+    /// Newest first.
+    async fn list_operations(
+        &self,
+        environment_id: &str,
+        filter: &OperationFilter,
+    ) -> StorageResult<Vec<OperationRecord>>;
+}
+
+/// A unit of work: every write in it commits together, or none does.
+#[async_trait]
+pub trait StorageTx: Send {
+    async fn commit(self: Box<Self>) -> StorageResult<()>;
+
+    /// Creates an environment; `Ok(None)` when the name is taken (then drop this unit).
+    async fn create_environment(
+        &mut self,
+        name: &str,
+        is_production: bool,
+    ) -> StorageResult<Option<EnvironmentRecord>>;
+    /// Deletes an environment and everything in it. False when there was none.
+    async fn delete_environment(&mut self, id: &str) -> StorageResult<bool>;
+    async fn create_api_key(
+        &mut self,
+        environment_id: Option<&str>,
+        display_name: &str,
+        secret: &str,
+    ) -> StorageResult<ApiKeyRecord>;
+    /// Makes `secret` the key named `display_name` of the environment (or the account).
+    async fn set_named_api_key(
+        &mut self,
+        environment_id: Option<&str>,
+        display_name: &str,
+        secret: &str,
+    ) -> StorageResult<bool>;
+    /// Deletes one key. False when there was none.
+    async fn delete_api_key(
+        &mut self,
+        environment_id: Option<&str>,
+        id: &str,
+    ) -> StorageResult<bool>;
+    async fn set_environment_variables(&mut self, id: &str, sealed: &str) -> StorageResult<()>;
+    async fn set_webhook_signing_key(&mut self, id: &str, sealed: &str) -> StorageResult<()>;
+
+    /// Inserts a new integration; `Ok(None)` when the key is taken (then drop this unit).
+    async fn create_integration(
+        &mut self,
+        new: IntegrationRecord,
+    ) -> StorageResult<Option<IntegrationRecord>>;
+    /// The integration, locked until this unit of work ends.
+    async fn integration_for_update(
+        &mut self,
+        environment_id: &str,
+        unique_key: &str,
+    ) -> StorageResult<Option<IntegrationRecord>>;
+    /// Writes every mutable field; `Ok(false)` when a renamed key is taken (then drop this unit).
+    async fn update_integration(&mut self, integration: &IntegrationRecord) -> StorageResult<bool>;
+    /// Deletes an integration with its connections and sessions. False when there was none.
+    async fn delete_integration(
+        &mut self,
+        environment_id: &str,
+        unique_key: &str,
+    ) -> StorageResult<bool>;
+
+    /// Inserts the connection, or writes over the one with the same integration and
+    /// connection id (keeping its row id, number and creation time). Returns the row id.
+    async fn upsert_connection(&mut self, connection: &NewConnection) -> StorageResult<String>;
+    /// The connection's row id and metadata, locked until this unit of work ends.
+    async fn connection_metadata_for_update(
+        &mut self,
+        environment_id: &str,
+        provider_config_key: &str,
+        connection_id: &str,
+    ) -> StorageResult<Option<(String, Value)>>;
+    async fn set_connection_metadata(&mut self, id: &str, metadata: &Value) -> StorageResult<()>;
+    async fn update_connection(
+        &mut self,
+        id: &str,
+        connection_id: &str,
+        changes: &ConnectionChanges,
+    ) -> StorageResult<()>;
+    async fn update_credentials(&mut self, id: &str, credentials_enc: &str) -> StorageResult<()>;
+    /// Takes the refresh lease until `until` when no live lease is held (none, or one that
+    /// ended before `now`). True when this caller now holds it.
+    async fn take_refresh_lease(&mut self, id: &str, now: &str, until: &str)
+    -> StorageResult<bool>;
+    /// Ends a lease taken with `take_refresh_lease`, unless another holder took it over.
+    async fn release_refresh_lease(&mut self, id: &str, until: &str) -> StorageResult<()>;
+    /// Records that the connection's credentials were read at `at`.
+    async fn touch_connection(&mut self, id: &str, at: &str) -> StorageResult<()>;
+    /// Deletes the connection and its tags. False when there was none.
+    async fn delete_connection(&mut self, id: &str) -> StorageResult<bool>;
+
+    async fn create_connect_session(
+        &mut self,
+        token_hash: &str,
+        session: &ConnectSessionRecord,
+    ) -> StorageResult<()>;
+    /// Ends a connect session. False when there was none.
+    async fn delete_connect_session(&mut self, token_hash: &str) -> StorageResult<bool>;
+    async fn create_oauth_session(&mut self, session: &OAuthSessionRecord) -> StorageResult<()>;
+    /// Takes the OAuth session for `state` exactly once; expired sessions are not returned.
+    async fn take_oauth_session(
+        &mut self,
+        state: &str,
+    ) -> StorageResult<Option<OAuthSessionRecord>>;
+    /// Deletes expired sessions, first marking the `auth` operations of abandoned
+    /// authorizations `expired`. Returns how many sessions were deleted.
+    async fn prune_sessions(&mut self) -> StorageResult<u64>;
+
+    async fn insert_operations(&mut self, ops: &[OperationRecord]) -> StorageResult<()>;
+    /// Records an operation, or replaces the one with the same id.
+    async fn save_operation(&mut self, op: &OperationRecord) -> StorageResult<()>;
+    /// Deletes operations that started before `cutoff`; returns how many.
+    async fn prune_operations(&mut self, cutoff: &str) -> StorageResult<u64>;
+}
