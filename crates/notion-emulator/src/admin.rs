@@ -18,9 +18,9 @@ use chrono::{Duration, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::api::{Caller, json_response};
 use crate::error::{ApiResult, NotionError};
 use crate::faults::FaultRule;
+use crate::http::{Caller, json_response};
 use crate::model::{Grant, Id, Integration, IntegrationKind, Page, Parent, Stamps, User, UserKind};
 use crate::validate as v;
 use crate::version::ApiVersion;

@@ -6,9 +6,10 @@ use std::cmp::Ordering;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde_json::{Map, Value, json};
 
+use crate::dates::date_instant;
 use crate::error::{ApiResult, NotionError};
 use crate::model::{DataSource, Page, PropertySchema, Workspace, plain_text};
-use crate::properties::{self, date_instant};
+use crate::properties;
 use crate::render::Ctx;
 use crate::validate as v;
 

@@ -15,10 +15,13 @@
 
 pub mod admin;
 pub mod api;
+mod app;
 pub mod blocks;
+mod dates;
 pub mod error;
 pub mod faults;
 pub mod filter;
+pub mod http;
 pub mod ids;
 pub mod model;
 pub mod oauth;

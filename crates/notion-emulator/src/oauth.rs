@@ -247,7 +247,7 @@ fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, NotionError> {
 }
 
 fn json_ok(value: Value) -> Response {
-    crate::api::json_response(&value)
+    crate::http::json_response(&value)
 }
 
 fn token_response(ws: &Workspace, access_token: &str, grant: &Grant) -> Value {

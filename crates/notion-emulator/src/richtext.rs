@@ -212,7 +212,7 @@ fn parse_mention(ws: &Workspace, value: &Value, path: &str) -> ApiResult<(Value,
         ));
     }
     if let Some(date) = map.get("date") {
-        let parsed = crate::properties::parse_date(Some(date), &v::join(path, "date"))?;
+        let parsed = crate::dates::parse_date(Some(date), &v::join(path, "date"))?;
         let plain = match parsed.get("end").and_then(Value::as_str) {
             Some(end) => format!("{} → {end}", parsed["start"].as_str().unwrap_or_default()),
             None => parsed["start"].as_str().unwrap_or_default().to_string(),

@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use uuid::{Uuid, uuid};
 
-use crate::api::Caller;
+use crate::http::Caller;
 use crate::model::{
     Block, Grant, Id, Integration, IntegrationKind, Parent, Stamps, User, UserKind, Workspace,
 };

@@ -12,11 +12,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
+use crate::http::ConnectionKill;
 use crate::{Config, Emulator};
-
-/// Closes the connection a request came on, when notified.
-#[derive(Clone)]
-pub struct ConnectionKill(pub Arc<Notify>);
 
 /// A started emulator. Dropping it does not stop it; call [`RunningEmulator::shutdown`].
 pub struct RunningEmulator {
@@ -48,7 +45,7 @@ pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<RunningE
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let emulator = Emulator::new(&config, format!("http://{addr}"))?;
-    let router = crate::api::router(emulator.clone());
+    let router = crate::app::router(emulator.clone());
     let (shutdown, mut stop) = watch::channel(false);
     crate::webhooks::spawn_sender(emulator.clone(), stop.clone());
     let task = tokio::spawn(async move {

@@ -17,7 +17,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::Emulator;
-use crate::model::{Id, Workspace};
+use crate::model::{Id, Parent, Workspace};
 use crate::version::ApiVersion;
 
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -385,4 +385,16 @@ pub fn spawn_sender(emulator: Arc<Emulator>, mut stop: tokio::sync::watch::Recei
             }
         }
     });
+}
+
+/// The `data.parent` of an event about an object under `parent`.
+pub(crate) fn event_parent(ws: &Workspace, parent: Parent) -> Value {
+    match parent {
+        Parent::Workspace => json!({"id": ws.id, "type": "space"}),
+        Parent::Page { id } => json!({"id": id, "type": "page"}),
+        Parent::Block { id } => json!({"id": id, "type": "block"}),
+        Parent::DataSource { id, database } => {
+            json!({"id": database, "type": "database", "data_source_id": id})
+        }
+    }
 }

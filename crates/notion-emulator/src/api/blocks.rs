@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Caller, Req, trash_flag};
 use crate::blocks::{self as parse, NewBlock};
 use crate::error::{ApiResult, NotionError};
+use crate::http::{Caller, Req, trash_flag};
 use crate::model::{Block, Id, ObjectKind, Parent, Stamps, Workspace};
 use crate::validate as v;
 use crate::webhooks::Event;
@@ -182,7 +182,7 @@ fn content_event(ws: &Workspace, caller: &Caller, block_ids: &[Id], container: I
         .iter()
         .map(|id| json!({"id": id, "type": "block"}))
         .collect();
-    let parent = super::pages::webhook_parent(ws, ws.pages[&page].parent);
+    let parent = crate::webhooks::event_parent(ws, ws.pages[&page].parent);
     vec![Event::new(
         "page.content_updated",
         "page",
@@ -420,7 +420,7 @@ fn set_container_trash(
         page.stamps.touch(now, caller.actor);
         let parent = page.parent;
         if changed {
-            let data = json!({"parent": super::pages::webhook_parent(ws, parent)});
+            let data = json!({"parent": crate::webhooks::event_parent(ws, parent)});
             events.push(Event::new(
                 if trash {
                     "page.deleted"
@@ -439,7 +439,7 @@ fn set_container_trash(
         db.stamps.touch(now, caller.actor);
         let parent = db.parent;
         if changed {
-            let data = json!({"parent": super::pages::webhook_parent(ws, parent)});
+            let data = json!({"parent": crate::webhooks::event_parent(ws, parent)});
             events.push(Event::new(
                 if trash {
                     "database.deleted"

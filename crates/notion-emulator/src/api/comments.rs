@@ -4,8 +4,8 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Caller, Req};
 use crate::error::{ApiResult, NotionError};
+use crate::http::{Caller, Req};
 use crate::model::{Comment, Parent, Workspace};
 use crate::validate as v;
 use crate::webhooks::Event;

@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::blocks::{Position, insert_blocks};
-use super::{Caller, Req, trash_flag};
 use crate::error::{ApiResult, NotionError};
+use crate::http::{Caller, Req, trash_flag};
 use crate::model::{Id, Page, Parent, Stamps, Workspace};
 use crate::properties::{self, PropertyItems};
 use crate::validate as v;
@@ -236,17 +236,6 @@ pub(crate) fn resolve_parent(
     )
 }
 
-pub(crate) fn webhook_parent(ws: &Workspace, parent: Parent) -> Value {
-    match parent {
-        Parent::Workspace => json!({"id": ws.id, "type": "space"}),
-        Parent::Page { id } => json!({"id": id, "type": "page"}),
-        Parent::Block { id } => json!({"id": id, "type": "block"}),
-        Parent::DataSource { id, database } => {
-            json!({"id": database, "type": "database", "data_source_id": id})
-        }
-    }
-}
-
 /// Creates a page; shared with the caller's grant when created at the workspace's top.
 pub(crate) fn create_page(
     ws: &mut Workspace,
@@ -370,7 +359,7 @@ pub(crate) fn create_page(
         "page",
         id,
         caller.actor,
-        json!({"parent": webhook_parent(ws, parent)}),
+        json!({"parent": crate::webhooks::event_parent(ws, parent)}),
     );
     Ok((id, vec![event]))
 }
@@ -452,7 +441,7 @@ pub(crate) fn update_page(
     let erase = v::optional_bool(body.get("erase_content"), "body.erase_content")?.unwrap_or(false);
     let now = Utc::now();
     let mut events = Vec::new();
-    let parent_data = webhook_parent(ws, page.parent);
+    let parent_data = crate::webhooks::event_parent(ws, page.parent);
     {
         let p = ws.pages.get_mut(&id).expect("found above");
         p.properties = values;
@@ -628,7 +617,7 @@ pub fn move_page(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<V
         "page",
         id,
         caller.actor,
-        json!({"parent": webhook_parent(&ws, parent)}),
+        json!({"parent": crate::webhooks::event_parent(&ws, parent)}),
     );
     emulator.webhooks.emit(&ws, vec![event]);
     Ok(render::page(

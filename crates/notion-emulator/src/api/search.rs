@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Caller, Req};
 use crate::error::ApiResult;
+use crate::http::{Caller, Req};
 use crate::model::{Id, plain_text};
 use crate::validate as v;
 use crate::{Emulator, pagination, render};

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::{Caller, Req};
 use crate::error::{ApiResult, NotionError};
+use crate::http::{Caller, Req};
 use crate::model::UserKind;
 use crate::{Emulator, pagination, render};
 

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{PAGE_VALUE_LIMIT, date_instant};
+use super::PAGE_VALUE_LIMIT;
+use crate::dates::date_instant;
 use crate::model::{DataSource, Id, Page, Parent, PropertySchema, Workspace, plain_text};
 use crate::render::Ctx;
 
