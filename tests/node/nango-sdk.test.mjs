@@ -68,11 +68,19 @@ test("integrations, connect sessions, connections, metadata and the proxy throug
   const raw = await nango.getRawTokenResponse("notion", connectionId);
   assert.equal(raw.token_type, "bearer");
 
-  await nango.patchConnection({ connectionId, provider_config_key: "notion" }, { tags: { plan: "pro" } });
+  assert.equal(typeof connections[0].id, "number", "Nango's connection id is an integer");
+  const patched = await nango.patchConnection({ connectionId, provider_config_key: "notion" }, { tags: { plan: "pro" } });
+  assert.deepEqual(patched, { success: true });
+  // The SDK sends tags as `tags[key]=value`, keys lower-cased, and email as end_user_email.
+  assert.equal((await nango.listConnections({ tags: { Plan: "pro" } })).connections.length, 1);
+  assert.equal((await nango.listConnections({ tags: { plan: "free" } })).connections.length, 0);
+  assert.equal((await nango.listConnections({ tags: { email: "u42@example.com" } })).connections.length, 1);
+  assert.equal((await nango.listConnections({ userId: "U-42" })).connections.length, 0, "end user ids compare exactly");
   await nango.setMetadata("notion", connectionId, { team: "a" });
   await nango.updateMetadata("notion", connectionId, { region: "eu" });
   assert.deepEqual(await nango.getMetadata("notion", connectionId), { team: "a", region: "eu" });
 
+  assert.deepEqual(await nango.getEnvironmentVariables(), []);
   const users = await nango.get({ endpoint: "/v1/users", providerConfigKey: "notion", connectionId, params: { page_size: "2" } });
   assert.equal(users.status, 200);
   assert.equal(users.data.results.length, 2);
@@ -101,6 +109,25 @@ test("integrations, connect sessions, connections, metadata and the proxy throug
   assert.deepEqual((await nango.listIntegrations()).configs, []);
 });
 
+test("a reconnect session and an imported connection through @nangohq/node", async () => {
+  await nango.createIntegration({
+    provider: "notion",
+    unique_key: "notion-import",
+    credentials: { type: "OAUTH2", client_id: "emulator-client-id", client_secret: "emulator-client-secret" },
+  });
+  const imported = await fetch(`${ferry.base}/connections`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" },
+    body: JSON.stringify({ provider_config_key: "notion-import", connection_id: "imported", credentials: { type: "OAUTH2", access_token: "ntn_emulator_demo" }, end_user: { id: "u-7" } }),
+  });
+  assert.equal(imported.status, 201);
+  const session = await nango.createReconnectSession({ connection_id: "imported", integration_id: "notion-import" });
+  assert.match(session.data.token, /^nango_connect_session_/);
+  const me = await nango.get({ endpoint: "/v1/users/me", providerConfigKey: "notion-import", connectionId: "imported" });
+  assert.equal(me.data.type, "bot");
+  await nango.deleteIntegration("notion-import");
+});
+
 test("errors come back in Nango's shape", async () => {
   const wrong = new Nango({ host: ferry.base, secretKey: "wrong-key-0123456789" });
   await assert.rejects(wrong.listIntegrations(), (error) => {
@@ -109,4 +136,10 @@ test("errors come back in Nango's shape", async () => {
     return true;
   });
   await assert.rejects(nango.getIntegration({ uniqueKey: "missing" }), (error) => error.response.data.error.code === "unknown_provider_config");
+  await assert.rejects(nango.createConnectSession({ end_user: { id: 42 } }), (error) => {
+    assert.equal(error.response.status, 400);
+    assert.equal(error.response.data.error.code, "invalid_body");
+    assert.match(error.response.data.error.message, /end_user\.id/);
+    return true;
+  });
 });

@@ -17,7 +17,7 @@ use crate::storage::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::cache::HotCaches;
+use crate::cache::{Epoch, TtlCache};
 use crate::credentials::Credentials;
 use crate::error::{EngineError, EngineResult, ErrorCode};
 use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
@@ -184,7 +184,8 @@ pub struct Connections {
     integrations: Integrations,
     tokens: Tokens,
     logs: Logs,
-    caches: Arc<HotCaches>,
+    /// Connections with their opened credentials, for hot paths.
+    cache: Arc<TtlCache<Arc<(Connection, Credentials)>>>,
     refresh_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
@@ -195,7 +196,7 @@ impl Connections {
         integrations: Integrations,
         tokens: Tokens,
         logs: Logs,
-        caches: Arc<HotCaches>,
+        epoch: Epoch,
     ) -> Connections {
         Connections {
             store,
@@ -203,7 +204,7 @@ impl Connections {
             integrations,
             tokens,
             logs,
-            caches,
+            cache: Arc::new(TtlCache::new(Duration::from_secs(5), epoch)),
             refresh_locks: Arc::default(),
         }
     }
@@ -350,13 +351,13 @@ impl Connections {
         id: &ConnectionId,
     ) -> EngineResult<Arc<(Connection, Credentials)>> {
         let cache_key = cache_key(environment, key, id);
-        if let Some(hit) = self.caches.connections.get(&cache_key) {
+        if let Some(hit) = self.cache.get(&cache_key) {
             return Ok(hit);
         }
         let connection = self.find(environment, key, id).await?;
         let credentials = Credentials::open(&self.cipher, &connection.credentials_enc)?;
         let entry = Arc::new((connection, credentials));
-        self.caches.connections.put(cache_key, entry.clone());
+        self.cache.put(cache_key, entry.clone());
         Ok(entry)
     }
 
@@ -366,9 +367,7 @@ impl Connections {
         key: &IntegrationKey,
         id: &ConnectionId,
     ) {
-        self.caches
-            .connections
-            .remove(&cache_key(environment, key, id));
+        self.cache.remove(&cache_key(environment, key, id));
     }
 
     pub async fn patch(

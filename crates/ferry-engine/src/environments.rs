@@ -134,7 +134,7 @@ impl Environments {
             store,
             cipher,
             settings,
-            callers: Arc::new(TtlCache::new(Duration::from_secs(5))),
+            callers: Arc::new(TtlCache::new(Duration::from_secs(5), Default::default())),
         }
     }
 

@@ -9,6 +9,7 @@
 //! database: storage is a port ([`storage`]) that `ferry-store` implements.
 
 mod cache;
+mod catalogue;
 pub mod client;
 pub mod connections;
 pub mod credentials;
@@ -77,10 +78,10 @@ impl Engine {
             .build()
             .map_err(|e| EngineError::internal("building the HTTP client", e))?;
         let settings = Arc::new(settings);
-        let caches = Arc::new(cache::HotCaches::default());
+        let epoch = cache::Epoch::default();
         let logs = Logs::new(store.clone(), settings.clone());
         let environments = Environments::new(store.clone(), cipher.clone(), settings.clone());
-        let integrations = Integrations::new(store.clone(), cipher.clone(), caches.clone());
+        let integrations = Integrations::new(store.clone(), cipher.clone(), epoch.clone());
         let tokens = tokens::Tokens {
             http: http.clone(),
             integrations: integrations.clone(),
@@ -92,7 +93,7 @@ impl Engine {
             integrations.clone(),
             tokens.clone(),
             logs.clone(),
-            caches,
+            epoch,
         );
         let connect = Connect {
             store: store.clone(),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub use secrecy::{ExposeSecret, SecretString};
 
-use crate::providers;
+use crate::catalogue;
 
 /// Every setting, documented in `ferry.example.toml`.
 #[derive(Debug, Clone)]
@@ -128,7 +128,7 @@ pub fn base_url_setting(provider: &str) -> String {
 pub fn names() -> Vec<String> {
     let mut names: Vec<String> = FIXED_NAMES.iter().map(|n| n.to_string()).collect();
     names.extend(
-        providers::catalogue()
+        catalogue::catalogue()
             .iter()
             .map(|p| base_url_setting(p.name)),
     );
@@ -202,7 +202,7 @@ impl Settings {
             ));
         }
         let mut provider_base_urls = BTreeMap::new();
-        for provider in providers::catalogue() {
+        for provider in catalogue::catalogue() {
             let setting = base_url_setting(provider.name);
             let url = get(&setting).unwrap_or_else(|| provider.default_base_url.to_string());
             check_url(&setting, &url)?;
@@ -274,13 +274,23 @@ impl Settings {
                 other => Ok(other.map(SecretString::from)),
             }
         };
+        let secret_key = key_setting("FERRY_SECRET_KEY")?;
+        let account_key = key_setting("FERRY_ACCOUNT_KEY")?;
+        if let (Some(a), Some(b)) = (&secret_key, &account_key)
+            && a.expose_secret() == b.expose_secret()
+        {
+            return Err(invalid(
+                "FERRY_ACCOUNT_KEY",
+                "must differ from FERRY_SECRET_KEY: a key is either an environment's or the account's",
+            ));
+        }
         Ok(Settings {
             listen,
             public_url: public_url.trim_end_matches('/').to_string(),
             database_url: DatabaseUrl(database_url),
             encryption_key: encryption_key.map(SecretString::from),
-            secret_key: key_setting("FERRY_SECRET_KEY")?,
-            account_key: key_setting("FERRY_ACCOUNT_KEY")?,
+            secret_key,
+            account_key,
             provider_base_urls,
             log_retention_days,
             log_body_limit,
@@ -377,6 +387,29 @@ mod tests {
             let e = Settings::load_from(None, env(&[(name, value)])).unwrap_err();
             assert_eq!(e.setting, name);
         }
+    }
+
+    #[test]
+    fn the_readme_and_the_example_file_document_every_setting() {
+        let example = include_str!("../../../ferry.example.toml");
+        let readme = include_str!("../../../README.md");
+        for name in names() {
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "README.md's settings table does not list `{name}`"
+            );
+            let key = name.trim_start_matches("FERRY_").to_lowercase();
+            assert!(
+                example.contains(&format!("{key} = ")),
+                "ferry.example.toml does not document `{key}`"
+            );
+        }
+        let dir = std::env::temp_dir().join(format!("ferry-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ferry.toml");
+        std::fs::write(&file, example).unwrap();
+        assert!(Settings::load_from(Some(&file), env(&[])).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -19,8 +19,17 @@ const COLUMNS: &str = "c.id, c.number, c.environment_id, c.integration_id, c.con
 
 fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<ConnectionRecord> {
     let end_user: Option<String> = row.try_get("end_user")?;
-    let tags: BTreeMap<String, String> =
-        serde_json::from_value(json_col(&row.try_get::<String, _>("tags")?)?).unwrap_or_default();
+    // Older Ferry versions took any JSON as a tag value: such values show as their JSON text.
+    let tags: BTreeMap<String, String> = match json_col(&row.try_get::<String, _>("tags")?)? {
+        Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
     Ok(ConnectionRecord {
         id: row.try_get("id")?,
         number: row.try_get("number")?,

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use ferry_engine::connections::ImportConnection;
 use ferry_engine::credentials::Credentials;
 use ferry_engine::ids::{ConnectionId, IntegrationKey};
-use ferry_engine::integrations::{IntegrationConfig, NewIntegration};
+use ferry_engine::integrations::NewIntegration;
+use ferry_engine::providers::IntegrationConfig;
 use ferry_engine::{Cipher, Engine, Settings};
 use serde_json::json;
 

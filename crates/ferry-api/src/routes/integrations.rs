@@ -4,9 +4,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use ferry_engine::ids::IntegrationKey;
-use ferry_engine::integrations::{
-    Integration, IntegrationChanges, IntegrationConfig, NewIntegration, OAuthClient,
-};
+use ferry_engine::integrations::{Integration, IntegrationChanges, NewIntegration, OAuthClient};
+use ferry_engine::providers::IntegrationConfig;
 use ferry_engine::{Engine, ErrorCode};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
