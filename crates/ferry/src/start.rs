@@ -158,7 +158,9 @@ pub async fn run(
     .await;
     stop_loops.cancel();
     for handle in loops {
-        let _ = handle.await;
+        if let Err(e) = handle.await {
+            tracing::error!(error = %e, "a background loop ended by failing");
+        }
     }
     let written = engine.logs().flush_now().await;
     engine.close().await;
@@ -181,7 +183,7 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
                 }
                 engine.logs().flush_now().await;
             }
-            tracing::debug!("log writer stopped: Ferry is stopping");
+            tracing::info!("log writer stopped: Ferry is stopping");
         })
     };
     let housekeeping = tokio::spawn(async move {
@@ -195,7 +197,7 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
                 tracing::error!(error = %e.chain(), "pruning old logs and sessions failed; trying again later");
             }
         }
-        tracing::debug!("housekeeping stopped: Ferry is stopping");
+        tracing::info!("housekeeping stopped: Ferry is stopping");
     });
     vec![writer, housekeeping]
 }
