@@ -23,7 +23,7 @@ fn bearer(parts: &Parts) -> &str {
 }
 
 /// The environment of the calling environment key.
-pub struct Env(pub Environment);
+pub struct Env(pub std::sync::Arc<Environment>);
 
 impl FromRequestParts<Engine> for Env {
     type Rejection = ApiError;

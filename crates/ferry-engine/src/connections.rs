@@ -17,11 +17,11 @@ use crate::storage::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::cache::{Epoch, TtlCache};
+use crate::cache::{HOT_ENTRIES, HotCache};
 use crate::credentials::Credentials;
 use crate::error::{EngineError, EngineResult, ErrorCode};
 use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
-use crate::integrations::Integrations;
+use crate::integrations::{Integration, Integrations};
 use crate::logs::{Logs, OperationKind, OperationStatus};
 use crate::tokens::{self, TOKEN_REQUEST_TIMEOUT, Tokens};
 
@@ -185,8 +185,69 @@ pub struct Connections {
     tokens: Tokens,
     logs: Logs,
     /// Connections with their opened credentials, for hot paths.
-    cache: Arc<TtlCache<Arc<(Connection, Credentials)>>>,
+    targets: Arc<HotCache<CallTarget>>,
+    /// Refreshes in progress in this process, one lock per connection row; a lock goes when
+    /// its last waiter is done.
     refresh_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// What a call on a connection needs, kept hot: its row, its opened credentials and the
+/// `Authorization` value made from them.
+pub(crate) struct CallTarget {
+    pub row_id: String,
+    pub environment_id: EnvironmentId,
+    pub integration_key: IntegrationKey,
+    pub connection_id: ConnectionId,
+    pub credentials: Credentials,
+    pub authorization: http::HeaderValue,
+}
+
+impl CallTarget {
+    fn new(
+        connection: &Connection,
+        integration_key: &IntegrationKey,
+        credentials: Credentials,
+    ) -> EngineResult<CallTarget> {
+        Ok(CallTarget {
+            row_id: connection.row_id.clone(),
+            environment_id: connection.environment_id.clone(),
+            integration_key: integration_key.clone(),
+            connection_id: connection.connection_id.clone(),
+            authorization: Self::new_authorization(&credentials)?,
+            credentials,
+        })
+    }
+
+    fn new_authorization(credentials: &Credentials) -> EngineResult<http::HeaderValue> {
+        let mut value =
+            http::HeaderValue::from_str(&format!("Bearer {}", credentials.access_token))
+                .map_err(|e| EngineError::internal("the stored token is not a header value", e))?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+/// The connection a refresh is for.
+pub(crate) struct RefreshTarget<'a> {
+    pub environment: &'a EnvironmentId,
+    pub row_id: &'a str,
+    pub key: &'a IntegrationKey,
+    pub id: &'a ConnectionId,
+}
+
+impl<'a> From<&'a Connection> for RefreshTarget<'a> {
+    fn from(c: &'a Connection) -> Self {
+        RefreshTarget {
+            environment: &c.environment_id,
+            row_id: &c.row_id,
+            key: &c.provider_config_key,
+            id: &c.connection_id,
+        }
+    }
+}
+
+fn target_key(integration_row_id: &str, connection_id: &str) -> String {
+    format!("{integration_row_id}\u{0}{connection_id}")
 }
 
 impl Connections {
@@ -196,7 +257,6 @@ impl Connections {
         integrations: Integrations,
         tokens: Tokens,
         logs: Logs,
-        epoch: Epoch,
     ) -> Connections {
         Connections {
             store,
@@ -204,7 +264,7 @@ impl Connections {
             integrations,
             tokens,
             logs,
-            cache: Arc::new(TtlCache::new(Duration::from_secs(5), epoch)),
+            targets: Arc::new(HotCache::new(HOT_ENTRIES)),
             refresh_locks: Arc::default(),
         }
     }
@@ -234,7 +294,7 @@ impl Connections {
             auth_identity: None,
         };
         self.write_connection(&row).await?;
-        self.forget(environment, &input.provider_config_key, &connection_id);
+        self.forget(&integration.id, connection_id.as_str());
         let connection = self
             .find(environment, &input.provider_config_key, &connection_id)
             .await?;
@@ -331,7 +391,7 @@ impl Connections {
         let mut credentials = Credentials::open(&self.cipher, &connection.credentials_enc)?;
         if force_refresh && credentials.refresh_token.is_some() {
             credentials = self
-                .refresh(&connection, Some(&credentials.access_token))
+                .refresh(&(&connection).into(), Some(&credentials.access_token))
                 .await?;
         }
         let now = crate::time::now();
@@ -342,32 +402,68 @@ impl Connections {
         Ok((connection, credentials))
     }
 
-    /// The connection and its opened credentials from a seconds-long cache, so a hot call
-    /// path does not read and decrypt them on every call.
-    pub(crate) async fn cached(
+    /// The connection as calls need it, from the hot cache.
+    pub(crate) async fn call_target(
         &self,
         environment: &EnvironmentId,
-        key: &IntegrationKey,
+        integration: &Integration,
         id: &ConnectionId,
-    ) -> EngineResult<Arc<(Connection, Credentials)>> {
-        let cache_key = cache_key(environment, key, id);
-        if let Some(hit) = self.cache.get(&cache_key) {
+    ) -> EngineResult<Arc<CallTarget>> {
+        let key = target_key(&integration.id, id.as_str());
+        if let Some(hit) = self.targets.get(&key) {
             return Ok(hit);
         }
-        let connection = self.find(environment, key, id).await?;
+        let ticket = self.targets.ticket(&key);
+        let connection = self.find(environment, &integration.unique_key, id).await?;
         let credentials = Credentials::open(&self.cipher, &connection.credentials_enc)?;
-        let entry = Arc::new((connection, credentials));
-        self.cache.put(cache_key, entry.clone());
-        Ok(entry)
+        let target = Arc::new(CallTarget::new(
+            &connection,
+            &integration.unique_key,
+            credentials,
+        )?);
+        self.targets.fill(ticket, key, target.clone());
+        Ok(target)
     }
 
-    pub(crate) fn forget(
+    /// Drops the connection's hot entry: it changed or went.
+    pub(crate) fn forget(&self, integration_row_id: &str, connection_id: &str) {
+        self.targets
+            .invalidate(&target_key(integration_row_id, connection_id));
+    }
+
+    /// Drops every connection's hot entry.
+    pub(crate) fn forget_all(&self) {
+        self.targets.invalidate_all();
+    }
+
+    /// Refreshes the token a call was made with (the provider answered 401), or takes the
+    /// one another caller renewed meanwhile; returns the target to call again with.
+    pub(crate) async fn refresh_target(
         &self,
-        environment: &EnvironmentId,
-        key: &IntegrationKey,
-        id: &ConnectionId,
-    ) {
-        self.cache.remove(&cache_key(environment, key, id));
+        target: &CallTarget,
+        integration: &Integration,
+    ) -> EngineResult<Arc<CallTarget>> {
+        let credentials = self
+            .refresh(
+                &RefreshTarget {
+                    environment: &target.environment_id,
+                    row_id: &target.row_id,
+                    key: &target.integration_key,
+                    id: &target.connection_id,
+                },
+                Some(&target.credentials.access_token),
+            )
+            .await?;
+        // The hot entry may hold the token refused; the next call reads the renewed one.
+        self.forget(&integration.id, target.connection_id.as_str());
+        Ok(Arc::new(CallTarget {
+            authorization: CallTarget::new_authorization(&credentials)?,
+            credentials,
+            row_id: target.row_id.clone(),
+            environment_id: target.environment_id.clone(),
+            integration_key: target.integration_key.clone(),
+            connection_id: target.connection_id.clone(),
+        }))
     }
 
     pub async fn patch(
@@ -398,7 +494,7 @@ impl Connections {
         tx.update_connection(&connection.row_id, id.as_str(), &changes)
             .await?;
         tx.commit().await?;
-        self.forget(environment, key, id);
+        // Nothing patched here is in the hot entry (tags, end user, webhook URL).
         Ok(())
     }
 
@@ -414,7 +510,7 @@ impl Connections {
             return Err(unknown_connection(key, id));
         }
         tx.commit().await?;
-        self.forget(environment, key, id);
+        self.forget(&connection.integration_id, id.as_str());
         Ok(())
     }
 
@@ -445,9 +541,7 @@ impl Connections {
             tx.set_connection_metadata(&row_id, &value).await?;
         }
         tx.commit().await?;
-        for id in ids {
-            self.forget(environment, key, id);
-        }
+        // Metadata is not in the hot entry: nothing to forget.
         Ok(())
     }
 
@@ -455,22 +549,42 @@ impl Connections {
     /// token already renewed (it differs from `seen_access_token`) and uses it.
     pub(crate) async fn refresh(
         &self,
-        connection: &Connection,
+        connection: &RefreshTarget<'_>,
         seen_access_token: Option<&str>,
     ) -> EngineResult<Credentials> {
         let lock = {
             let mut locks = self.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
-            locks.entry(connection.row_id.clone()).or_default().clone()
+            locks
+                .entry(connection.row_id.to_string())
+                .or_default()
+                .clone()
         };
+        let outcome = self
+            .refresh_under_lock(&lock, connection, seen_access_token)
+            .await;
+        let mut locks = self.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
+        // The map's and ours: nobody else waits, so the lock can go.
+        if Arc::strong_count(&lock) <= 2 {
+            locks.remove(connection.row_id);
+        }
+        outcome
+    }
+
+    async fn refresh_under_lock(
+        &self,
+        lock: &tokio::sync::Mutex<()>,
+        connection: &RefreshTarget<'_>,
+        seen_access_token: Option<&str>,
+    ) -> EngineResult<Credentials> {
         let _guard = lock.lock().await;
-        let lease = self.take_refresh_lease(&connection.row_id).await?;
+        let lease = self.take_refresh_lease(connection.row_id).await?;
         let outcome = self
             .refresh_holding_lease(connection, seen_access_token)
             .await;
         // An unreleased lease (the database just failed) ends by itself at its expiry.
         let released = async {
             let mut tx = self.store.begin().await?;
-            tx.release_refresh_lease(&connection.row_id, &lease).await?;
+            tx.release_refresh_lease(connection.row_id, &lease).await?;
             tx.commit().await
         }
         .await;
@@ -507,15 +621,13 @@ impl Connections {
 
     async fn refresh_holding_lease(
         &self,
-        connection: &Connection,
+        connection: &RefreshTarget<'_>,
         seen_access_token: Option<&str>,
     ) -> EngineResult<Credentials> {
         let fresh = self
-            .find_by_row_id(&connection.environment_id, &connection.row_id)
+            .find_by_row_id(connection.environment, connection.row_id)
             .await?
-            .ok_or_else(|| {
-                unknown_connection(&connection.provider_config_key, &connection.connection_id)
-            })?;
+            .ok_or_else(|| unknown_connection(connection.key, connection.id))?;
         let current = Credentials::open(&self.cipher, &fresh.credentials_enc)?;
         if seen_access_token.is_some_and(|seen| seen != current.access_token) {
             return Ok(current);
@@ -554,11 +666,7 @@ impl Connections {
                 tx.update_credentials(&fresh.row_id, &credentials.seal(&self.cipher))
                     .await?;
                 tx.commit().await?;
-                self.forget(
-                    &fresh.environment_id,
-                    &fresh.provider_config_key,
-                    &fresh.connection_id,
-                );
+                self.forget(&fresh.integration_id, fresh.connection_id.as_str());
                 self.logs
                     .save(
                         recorder,
@@ -580,8 +688,4 @@ impl Connections {
             }
         }
     }
-}
-
-fn cache_key(environment: &EnvironmentId, key: &IntegrationKey, id: &ConnectionId) -> String {
-    format!("{environment}\u{0}{key}\u{0}{id}")
 }

@@ -4,7 +4,6 @@
 //! overlap, environment variables and the webhook signing key (sealed at rest).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::crypto::{Cipher, sha256_hex};
 use crate::storage::Store;
@@ -12,7 +11,7 @@ use crate::storage::{ApiKeyRecord, EnvironmentRecord};
 use rand::RngExt;
 use subtle::ConstantTimeEq;
 
-use crate::cache::TtlCache;
+use crate::cache::{HOT_ENTRIES, HotCache};
 use crate::error::{EngineError, EngineResult, ErrorCode};
 use crate::ids::{ApiKeyId, EnvironmentId, EnvironmentName};
 use crate::settings::{ExposeSecret, Settings};
@@ -47,7 +46,7 @@ impl Environment {
 #[derive(Debug, Clone)]
 pub enum Caller {
     /// An environment key: it acts in that environment.
-    Environment(Environment),
+    Environment(Arc<Environment>),
     /// An account key: it manages environments and their keys.
     Account,
 }
@@ -118,7 +117,7 @@ pub struct Environments {
     cipher: Cipher,
     settings: Arc<Settings>,
     /// Key hash → caller, so most calls do not read the database to authenticate.
-    callers: Arc<TtlCache<Caller>>,
+    callers: Arc<HotCache<Caller>>,
 }
 
 fn unknown_environment(id: &impl std::fmt::Display) -> EngineError {
@@ -134,7 +133,7 @@ impl Environments {
             store,
             cipher,
             settings,
-            callers: Arc::new(TtlCache::new(Duration::from_secs(5), Default::default())),
+            callers: Arc::new(HotCache::new(HOT_ENTRIES)),
         }
     }
 
@@ -151,8 +150,9 @@ impl Environments {
         }
         let hash = sha256_hex(key);
         if let Some(caller) = self.callers.get(&hash) {
-            return Ok(caller);
+            return Ok(Caller::clone(&caller));
         }
+        let ticket = self.callers.ticket(&hash);
         let Some((stored, environment)) = self.store.api_key_by_hash(&hash).await? else {
             return Err(unauthorized());
         };
@@ -161,10 +161,10 @@ impl Environments {
         }
         let caller = match (stored.environment_id, environment) {
             (None, _) => Caller::Account,
-            (Some(_), Some(env)) => Caller::Environment(Environment::from_record(env)),
+            (Some(_), Some(env)) => Caller::Environment(Arc::new(Environment::from_record(env))),
             (Some(_), None) => return Err(unauthorized()),
         };
-        self.callers.put(hash, caller.clone());
+        self.callers.fill(ticket, hash, Arc::new(caller.clone()));
         Ok(caller)
     }
 
@@ -221,8 +221,13 @@ impl Environments {
             None => {}
         }
         tx.commit().await?;
-        self.callers.clear();
+        self.forget_keys();
         Ok(generated)
+    }
+
+    /// Drops every cached key: one was added, deleted or replaced, or an environment went.
+    pub(crate) fn forget_keys(&self) {
+        self.callers.invalidate_all();
     }
 
     pub async fn list(&self, name: Option<&EnvironmentName>) -> EngineResult<Vec<Environment>> {
@@ -282,7 +287,7 @@ impl Environments {
             return Err(unknown_environment(id));
         }
         tx.commit().await?;
-        self.callers.clear();
+        self.forget_keys();
         Ok(())
     }
 
@@ -343,7 +348,7 @@ impl Environments {
             ));
         }
         tx.commit().await?;
-        self.callers.clear();
+        self.forget_keys();
         Ok(())
     }
 

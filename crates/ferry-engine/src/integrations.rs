@@ -9,10 +9,11 @@ use crate::storage::IntegrationRecord;
 use crate::storage::Store;
 use ferry_provider::ProviderEntry;
 
-use crate::cache::{Epoch, TtlCache};
+use crate::cache::{HOT_ENTRIES, HotCache};
 use crate::error::{EngineError, EngineResult, ErrorCode};
 use crate::ids::{EnvironmentId, IntegrationKey};
-use crate::providers::{self, IntegrationConfig};
+use crate::providers::{self, Endpoints, IntegrationConfig};
+use crate::settings::Settings;
 
 /// An integration as the engine shows it. Secrets stay sealed; see [`Integrations::credentials`].
 #[derive(Debug, Clone)]
@@ -96,9 +97,39 @@ pub struct IntegrationChanges {
 pub struct Integrations {
     store: Store,
     cipher: Cipher,
-    cache: Arc<TtlCache<Arc<Integration>>>,
-    /// Shared with the connections' cache: a change to an integration empties both.
-    epoch: Epoch,
+    settings: Arc<Settings>,
+    /// Integrations with their endpoints resolved, for hot paths.
+    targets: Arc<HotCache<IntegrationTarget>>,
+}
+
+/// An integration as calls need it: its endpoints resolved from the provider's entry, the
+/// operator's settings and its own, and its default version header ready to send.
+pub(crate) struct IntegrationTarget {
+    pub integration: Integration,
+    pub endpoints: Endpoints,
+    pub version_header: Option<(http::HeaderName, http::HeaderValue)>,
+}
+
+impl IntegrationTarget {
+    fn new(integration: Integration, settings: &Settings) -> IntegrationTarget {
+        let endpoints = providers::endpoints(settings, integration.provider, &integration.config);
+        let version_header = integration
+            .provider
+            .version_header
+            .as_ref()
+            .zip(endpoints.api_version.as_deref())
+            .and_then(|(header, value)| {
+                Some((
+                    http::HeaderName::from_bytes(header.name.as_bytes()).ok()?,
+                    http::HeaderValue::from_str(value).ok()?,
+                ))
+            });
+        IntegrationTarget {
+            integration,
+            endpoints,
+            version_header,
+        }
+    }
 }
 
 pub(crate) fn unknown_integration(key: &IntegrationKey) -> EngineError {
@@ -116,15 +147,12 @@ fn duplicate(key: &IntegrationKey) -> EngineError {
 }
 
 impl Integrations {
-    pub(crate) fn new(store: Store, cipher: Cipher, epoch: Epoch) -> Integrations {
+    pub(crate) fn new(store: Store, cipher: Cipher, settings: Arc<Settings>) -> Integrations {
         Integrations {
             store,
             cipher,
-            cache: Arc::new(TtlCache::new(
-                std::time::Duration::from_secs(5),
-                epoch.clone(),
-            )),
-            epoch,
+            settings,
+            targets: Arc::new(HotCache::new(HOT_ENTRIES)),
         }
     }
 
@@ -190,19 +218,23 @@ impl Integrations {
         Integration::from_record(record)
     }
 
-    /// Like [`Integrations::get`], from a seconds-long cache: for hot paths.
-    pub(crate) async fn cached(
+    /// The integration with its endpoints, from the hot cache.
+    pub(crate) async fn target(
         &self,
         environment: &EnvironmentId,
         key: &IntegrationKey,
-    ) -> EngineResult<Arc<Integration>> {
+    ) -> EngineResult<Arc<IntegrationTarget>> {
         let cache_key = format!("{environment}\u{0}{key}");
-        if let Some(hit) = self.cache.get(&cache_key) {
+        if let Some(hit) = self.targets.get(&cache_key) {
             return Ok(hit);
         }
-        let integration = Arc::new(self.get(environment, key).await?);
-        self.cache.put(cache_key, integration.clone());
-        Ok(integration)
+        let ticket = self.targets.ticket(&cache_key);
+        let target = Arc::new(IntegrationTarget::new(
+            self.get(environment, key).await?,
+            &self.settings,
+        ));
+        self.targets.fill(ticket, cache_key, target.clone());
+        Ok(target)
     }
 
     pub(crate) async fn by_row_id(&self, id: &str) -> EngineResult<Option<Integration>> {
@@ -321,9 +353,10 @@ impl Integrations {
         Ok((id, self.cipher.open(secret)?))
     }
 
-    /// Drops cached integrations and connections: a change to an integration (its key, its
-    /// settings, its deletion) changes how each of its connections is called.
+    /// Drops every cached integration: one changed (its key, its settings) or went. Its
+    /// connections' cached entries stay: they hold no integration setting, and are keyed by
+    /// the integration's row, which a deleted integration's key never finds again.
     pub(crate) fn forget_cached(&self) {
-        self.epoch.bump();
+        self.targets.invalidate_all();
     }
 }

@@ -30,6 +30,8 @@ mod tokens;
 
 use std::sync::Arc;
 
+use crate::storage::{CachedRowChange, ChangeFeed};
+
 pub use crate::crypto::Cipher;
 
 pub use crate::client::ProviderClient;
@@ -41,6 +43,32 @@ pub use crate::logs::Logs;
 pub use crate::oauth::Connect;
 pub use crate::proxy::Proxy;
 pub use crate::settings::Settings;
+
+/// Keeps this process's hot caches true to what every process sharing the database commits.
+pub struct CacheWatcher {
+    engine: Engine,
+    feed: Box<dyn ChangeFeed>,
+}
+
+impl CacheWatcher {
+    /// Waits for the next committed changes and forgets the cached entries they touch: one
+    /// unit of the watcher loop, which tests call directly. Returns how many changes came. On
+    /// an error every cache is emptied, since changes may have been missed.
+    pub async fn apply_next(&mut self) -> EngineResult<usize> {
+        match self.feed.next().await {
+            Ok(changes) => {
+                for change in &changes {
+                    self.engine.forget_changed(change);
+                }
+                Ok(changes.len())
+            }
+            Err(e) => {
+                self.engine.forget_changed(&CachedRowChange::Everything);
+                Err(e.into())
+            }
+        }
+    }
+}
 
 /// Every service, shared by every request and background task; cloning is cheap.
 #[derive(Clone)]
@@ -71,19 +99,18 @@ impl Engine {
     ) -> EngineResult<(Engine, GeneratedKeys)> {
         // reqwest uses rustls without a built-in provider; make sure one is installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let token_http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(std::time::Duration::from_secs(10))
             .pool_max_idle_per_host(64)
             .build()
             .map_err(|e| EngineError::internal("building the HTTP client", e))?;
         let settings = Arc::new(settings);
-        let epoch = cache::Epoch::default();
         let logs = Logs::new(store.clone(), settings.clone());
         let environments = Environments::new(store.clone(), cipher.clone(), settings.clone());
-        let integrations = Integrations::new(store.clone(), cipher.clone(), epoch.clone());
+        let integrations = Integrations::new(store.clone(), cipher.clone(), settings.clone());
         let tokens = tokens::Tokens {
-            http: http.clone(),
+            http: token_http,
             integrations: integrations.clone(),
             settings: settings.clone(),
         };
@@ -93,7 +120,6 @@ impl Engine {
             integrations.clone(),
             tokens.clone(),
             logs.clone(),
-            epoch,
         );
         let connect = Connect {
             store: store.clone(),
@@ -105,10 +131,10 @@ impl Engine {
             logs: logs.clone(),
         };
         let client = ProviderClient::new(
-            http,
+            client::http_client()?,
             connections.clone(),
             integrations.clone(),
-            settings.clone(),
+            settings.log_body_limit,
             logs.clone(),
         );
         let proxy = Proxy::new(client.clone(), logs.clone(), settings.clone());
@@ -152,6 +178,40 @@ impl Engine {
     }
     pub fn logs(&self) -> &Logs {
         &self.inner.logs
+    }
+
+    /// Starts following the changes any process commits to what the hot caches hold; what
+    /// was cached before is forgotten, since the feed did not see its changes.
+    pub async fn watch_changes(&self) -> EngineResult<CacheWatcher> {
+        let feed = self.inner.store.watch_changes().await?;
+        self.forget_changed(&CachedRowChange::Everything);
+        Ok(CacheWatcher {
+            engine: self.clone(),
+            feed,
+        })
+    }
+
+    /// Empties every hot cache: for when changes cannot be followed.
+    pub fn forget_all_cached(&self) {
+        self.forget_changed(&CachedRowChange::Everything);
+    }
+
+    fn forget_changed(&self, change: &CachedRowChange) {
+        match change {
+            CachedRowChange::Connection {
+                integration_id,
+                connection_id,
+            } => self.connections().forget(integration_id, connection_id),
+            CachedRowChange::Integration => self.integrations().forget_cached(),
+            CachedRowChange::ApiKey | CachedRowChange::Environment => {
+                self.environments().forget_keys()
+            }
+            CachedRowChange::Everything => {
+                self.environments().forget_keys();
+                self.integrations().forget_cached();
+                self.connections().forget_all();
+            }
+        }
     }
 
     /// Closes the database pool (after a stop's last writes).

@@ -215,9 +215,29 @@ pub struct LoggedHeaders<'a>(pub &'a http::HeaderMap);
 
 impl serde::Serialize for LoggedHeaders<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SentHeaders {
+            headers: self.0,
+            authorization: false,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// Headers as [`LoggedHeaders`] shows them, with an `authorization` Ferry added itself (shown
+/// `[redacted]`, so the map with the token need not be kept for the log).
+pub struct SentHeaders<'a> {
+    pub headers: &'a http::HeaderMap,
+    pub authorization: bool,
+}
+
+impl serde::Serialize for SentHeaders<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap as _;
         let mut map = serializer.serialize_map(None)?;
-        for (name, value) in self.0 {
+        if self.authorization {
+            map.serialize_entry("authorization", "[redacted]")?;
+        }
+        for (name, value) in self.headers {
             let Ok(value) = value.to_str() else { continue };
             let shown = if is_secret_header(name.as_str()) {
                 "[redacted]"
@@ -295,6 +315,10 @@ pub(crate) struct LogQueue {
     writing: tokio::sync::Mutex<()>,
 }
 
+/// How long the writer gathers operations after the first is queued, before writing them
+/// in one unit of work.
+pub const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// More than this many unwritten operations means the database is far behind; further
 /// ones are dropped (and counted in the server log) rather than growing memory without end.
 const MAX_PENDING: usize = 100_000;
@@ -367,7 +391,8 @@ impl Recorder {
         if status != OperationStatus::Running {
             self.op.ended_at = Some(crate::time::now());
         }
-        self.op.clone()
+        // Every caller of `settle` is done with the recorder: the record leaves as it is.
+        std::mem::take(&mut self.op)
     }
 }
 
@@ -554,8 +579,8 @@ impl Logs {
         Operation::from_record(record)
     }
 
-    /// Deletes operation logs past their retention, marks abandoned authorizations expired
-    /// and deletes expired sessions: one unit of the housekeeping loop, which tests call
+    /// Deletes operation logs past their retention, marks abandoned authorizations expired,
+    /// deletes expired sessions and old change-feed rows: one unit of the housekeeping loop, which tests call
     /// directly. Returns how many rows went.
     pub async fn prune_now(&self) -> EngineResult<u64> {
         let cutoff =
@@ -563,8 +588,9 @@ impl Logs {
         let mut tx = self.store.begin().await?;
         let logs = tx.prune_operations(&crate::time::ts(cutoff)).await?;
         let sessions = tx.prune_sessions().await?;
+        let changes = tx.prune_changes().await?;
         tx.commit().await?;
-        Ok(logs + sessions)
+        Ok(logs + sessions + changes)
     }
 }
 

@@ -465,7 +465,7 @@ impl Connect {
         };
         self.connections.write_connection(&new).await?;
         self.connections
-            .forget(&environment, &integration.unique_key, &connection_id);
+            .forget(&integration.id, connection_id.as_str());
         self.connections
             .find(&environment, &integration.unique_key, &connection_id)
             .await

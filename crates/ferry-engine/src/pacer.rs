@@ -2,12 +2,14 @@
 //! calls is smoothed to the provider's rate instead of bounced as 429s. A 429 or 529 with
 //! `Retry-After` holds the connection's pacer closed for that long.
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use crate::cache::HOT_ENTRIES;
+use crate::client::MAX_RETRY_WAIT;
 
 /// One connection's pacer.
 pub struct Pacer {
@@ -54,22 +56,82 @@ impl Pacer {
 }
 
 /// Every connection's pacer, created on first use with its integration's rate and burst.
-#[derive(Default)]
+/// A pacer idle long enough to have refilled its burst (and to be past any hold) carries no
+/// state and is dropped, as are the least used ones beyond [`HOT_ENTRIES`]; so thousands of
+/// quiet connections cost no memory.
 pub struct Pacers {
-    pacers: Mutex<HashMap<String, Arc<Pacer>>>,
+    pacers: moka::sync::Cache<String, Arc<Pacer>>,
+}
+
+impl Default for Pacers {
+    fn default() -> Self {
+        Pacers {
+            pacers: moka::sync::Cache::builder()
+                .max_capacity(HOT_ENTRIES)
+                .expire_after(DroppedWhenRefilled)
+                .build(),
+        }
+    }
+}
+
+/// How long an unused pacer is kept: until its bucket is full again and the longest hold is
+/// over (at most a day, for very slow rates).
+struct DroppedWhenRefilled;
+
+impl DroppedWhenRefilled {
+    fn idle_life(pacer: &Pacer) -> Duration {
+        let refill = f64::from(pacer.burst.max(1)) / pacer.rate.max(0.001);
+        (Duration::from_secs_f64(refill.min(86_400.0)) + MAX_RETRY_WAIT)
+            .min(Duration::from_secs(86_400))
+    }
+}
+
+impl moka::Expiry<String, Arc<Pacer>> for DroppedWhenRefilled {
+    fn expire_after_create(&self, _: &String, pacer: &Arc<Pacer>, _: Instant) -> Option<Duration> {
+        Some(Self::idle_life(pacer))
+    }
+
+    fn expire_after_read(
+        &self,
+        _: &String,
+        pacer: &Arc<Pacer>,
+        _: Instant,
+        _: Option<Duration>,
+        _: Instant,
+    ) -> Option<Duration> {
+        Some(Self::idle_life(pacer))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        pacer: &Arc<Pacer>,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(Self::idle_life(pacer))
+    }
 }
 
 impl Pacers {
     pub fn for_connection(&self, connection_row_id: &str, rate: f64, burst: u32) -> Arc<Pacer> {
-        let mut pacers = self.pacers.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = pacers
-            .entry(connection_row_id.to_string())
-            .or_insert_with(|| Arc::new(Pacer::new(rate, burst)));
-        // A changed integration setting takes effect on the next call.
-        if entry.rate != rate || entry.burst != burst {
-            *entry = Arc::new(Pacer::new(rate, burst));
+        let pacer = self
+            .pacers
+            .get_with_by_ref(connection_row_id, || Arc::new(Pacer::new(rate, burst)));
+        if pacer.rate == rate && pacer.burst == burst {
+            return pacer;
         }
-        entry.clone()
+        // A changed integration setting takes effect on the next call.
+        let changed = Arc::new(Pacer::new(rate, burst));
+        self.pacers
+            .insert(connection_row_id.to_string(), changed.clone());
+        changed
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> u64 {
+        self.pacers.run_pending_tasks();
+        self.pacers.entry_count()
     }
 }
 
@@ -104,5 +166,30 @@ mod tests {
         pacer.hold(Duration::from_millis(120));
         let waited = pacer.acquire().await;
         assert!(waited >= Duration::from_millis(110), "{waited:?}");
+    }
+
+    #[test]
+    fn an_idle_pacer_lives_until_it_has_refilled_and_any_hold_is_over() {
+        let life = |rate, burst| DroppedWhenRefilled::idle_life(&Pacer::new(rate, burst));
+        assert_eq!(
+            life(3.0, 10),
+            Duration::from_secs_f64(10.0 / 3.0) + MAX_RETRY_WAIT
+        );
+        assert_eq!(life(0.001, 100_000), Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn pacers_are_shared_per_connection_and_follow_setting_changes() {
+        let pacers = Pacers::default();
+        let a = pacers.for_connection("row-1", 3.0, 10);
+        assert!(Arc::ptr_eq(&a, &pacers.for_connection("row-1", 3.0, 10)));
+        let changed = pacers.for_connection("row-1", 5.0, 10);
+        assert!(!Arc::ptr_eq(&a, &changed));
+        assert!(Arc::ptr_eq(
+            &changed,
+            &pacers.for_connection("row-1", 5.0, 10)
+        ));
+        pacers.for_connection("row-2", 3.0, 10);
+        assert_eq!(pacers.len(), 2);
     }
 }

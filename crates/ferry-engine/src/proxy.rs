@@ -5,6 +5,7 @@
 //! (a `Base-Url-Override` must name the provider's origin or an allowed one, so a token is
 //! never sent elsewhere or in clear to another port) and recorded as a `proxy` operation.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use http::{HeaderMap, Method};
@@ -65,21 +66,20 @@ impl Proxy {
                 &request.connection_id,
             )
             .await?;
-        let base = self.base_url(&connection.endpoints.base_url, request.base_url_override)?;
+        let base = self.base_url(connection.base_url(), request.base_url_override)?;
         let path = request
             .path_and_query
-            .strip_prefix(base.as_str())
+            .strip_prefix(&*base)
             .unwrap_or(&request.path_and_query);
         let separator = if path.starts_with('/') { "" } else { "/" };
         let url = format!("{base}{separator}{path}");
-        let mut recorder = self.logs.recorder(
+        let recorder = self.logs.recorder(
             environment,
             OperationKind::Proxy,
             Some(&request.provider_config_key),
             Some(&request.connection_id),
         );
         let logged = format!("{} {}", request.method, redact_url(&url));
-        recorder.set_message(logged.clone());
         let call = Call {
             method: request.method,
             url,
@@ -112,9 +112,13 @@ impl Proxy {
 
     /// The base URL a call goes to: the integration's, or an override with the same origin
     /// (scheme, host and port) as it or as one in `FERRY_PROXY_ALLOWED_ORIGINS`.
-    fn base_url(&self, base: &str, override_url: Option<url::Url>) -> EngineResult<String> {
+    fn base_url<'a>(
+        &self,
+        base: &'a str,
+        override_url: Option<url::Url>,
+    ) -> EngineResult<Cow<'a, str>> {
         let Some(requested) = override_url else {
-            return Ok(base.to_string());
+            return Ok(Cow::Borrowed(base));
         };
         if !matches!(requested.scheme(), "http" | "https") {
             return Err(EngineError::new(
@@ -139,6 +143,8 @@ impl Proxy {
                 ),
             ));
         }
-        Ok(requested.as_str().trim_end_matches('/').to_string())
+        Ok(Cow::Owned(
+            requested.as_str().trim_end_matches('/').to_string(),
+        ))
     }
 }

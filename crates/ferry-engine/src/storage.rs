@@ -184,7 +184,7 @@ pub struct OAuthSessionRecord {
     pub expires_at: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct OperationRecord {
     pub id: String,
     pub environment_id: String,
@@ -214,6 +214,28 @@ pub struct OperationFilter {
     pub limit: i64,
 }
 
+/// A row the engine keeps in its hot caches changed, in this process or another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CachedRowChange {
+    /// A connection's credentials or identity changed, or it was created or deleted.
+    Connection {
+        integration_id: String,
+        connection_id: String,
+    },
+    Integration,
+    ApiKey,
+    Environment,
+    /// Changes may have been missed (a lost connection, a reader far behind): forget all.
+    Everything,
+}
+
+/// Changes to cached rows as they commit, in commit order.
+#[async_trait]
+pub trait ChangeFeed: Send {
+    /// Waits for the next changes. An error means changes may have been missed.
+    async fn next(&mut self) -> StorageResult<Vec<CachedRowChange>>;
+}
+
 /// Reads, and the start of units of work.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -222,6 +244,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn begin(&self) -> StorageResult<Box<dyn StorageTx>>;
     /// Closes the store, waiting for connections in use to come back.
     async fn close(&self);
+    /// A feed of the changes to cached rows committed from now on, by any process.
+    async fn watch_changes(&self) -> StorageResult<Box<dyn ChangeFeed>>;
 
     async fn environment_by_name(&self, name: &str) -> StorageResult<Option<EnvironmentRecord>>;
     async fn environment(&self, id: &str) -> StorageResult<Option<EnvironmentRecord>>;
@@ -395,4 +419,6 @@ pub trait StorageTx: Send {
     async fn save_operation(&mut self, op: &OperationRecord) -> StorageResult<()>;
     /// Deletes operations that started before `cutoff`; returns how many.
     async fn prune_operations(&mut self, cutoff: &str) -> StorageResult<u64>;
+    /// Deletes what the change feed no longer needs; returns how many rows.
+    async fn prune_changes(&mut self) -> StorageResult<u64>;
 }

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use ferry_engine::storage::{
-    ApiKeyRecord, ConnectSessionRecord, ConnectionChanges, ConnectionFilter, ConnectionRecord,
-    EnvironmentRecord, IntegrationRecord, NewConnection, OAuthSessionRecord, OperationFilter,
-    OperationRecord, Storage, StorageError, StorageResult, StorageTx,
+    ApiKeyRecord, ChangeFeed, ConnectSessionRecord, ConnectionChanges, ConnectionFilter,
+    ConnectionRecord, EnvironmentRecord, IntegrationRecord, NewConnection, OAuthSessionRecord,
+    OperationFilter, OperationRecord, Storage, StorageError, StorageResult, StorageTx,
 };
 use serde_json::Value;
 
@@ -23,6 +23,9 @@ impl Storage for Store {
     }
     async fn close(&self) {
         Store::close(self).await
+    }
+    async fn watch_changes(&self) -> StorageResult<Box<dyn ChangeFeed>> {
+        Ok(Store::watch_changes(self).await?)
     }
     async fn environment_by_name(&self, name: &str) -> StorageResult<Option<EnvironmentRecord>> {
         Ok(Store::environment_by_name(self, name).await?)
@@ -242,6 +245,9 @@ impl StorageTx for Tx {
         state: &str,
     ) -> StorageResult<Option<OAuthSessionRecord>> {
         Ok(Tx::take_oauth_session(self, state).await?)
+    }
+    async fn prune_changes(&mut self) -> StorageResult<u64> {
+        Ok(Tx::prune_changes(self).await?)
     }
     async fn prune_sessions(&mut self) -> StorageResult<u64> {
         Ok(Tx::prune_sessions(self).await?)

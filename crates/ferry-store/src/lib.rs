@@ -10,6 +10,7 @@
 
 mod adapter;
 mod backfill;
+mod changes;
 pub mod connections;
 pub mod environments;
 pub mod integrations;
@@ -57,8 +58,20 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// For the change feed's own connection (PostgreSQL `LISTEN`).
+    url: DatabaseUrl,
     /// SQLite allows one writer at a time; writers of this process wait here, in order.
     write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A database URL, which may hold a password: never shown.
+#[derive(Clone)]
+struct DatabaseUrl(Arc<str>);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[database URL]")
+    }
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -136,14 +149,17 @@ impl Store {
         Ok(Store {
             pool,
             backend,
+            url: DatabaseUrl(url.into()),
             write_gate: (backend == Backend::Sqlite).then(Arc::default),
         })
     }
 
-    /// Applies migrations, then the one-time data moves that follow them.
+    /// Applies migrations, then the one-time data moves that follow them, then (again) the
+    /// change feed's triggers.
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
-        backfill::run(self).await
+        backfill::run(self).await?;
+        changes::install(self).await
     }
 
     pub fn backend(&self) -> Backend {
@@ -181,6 +197,10 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url.0
     }
 }
 

@@ -178,12 +178,47 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = engine.logs().queued() => {}
+                    _ = engine.logs().queued() => {
+                        // Gathering a batch for a moment costs far less than a commit per call.
+                        tokio::select! {
+                            _ = stop.cancelled() => {}
+                            _ = tokio::time::sleep(ferry_engine::logs::BATCH_WINDOW) => {}
+                        }
+                    }
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
                 engine.logs().flush_now().await;
             }
             tracing::info!("log writer stopped: Ferry is stopping");
+        })
+    };
+    let watcher = {
+        let engine = engine.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut watcher: Option<ferry_engine::CacheWatcher> = None;
+            loop {
+                let applied = async {
+                    match &mut watcher {
+                        Some(w) => w.apply_next().await.map(|_| ()),
+                        None => engine.watch_changes().await.map(|w| watcher = Some(w)),
+                    }
+                };
+                let outcome = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    outcome = applied => outcome,
+                };
+                if let Err(e) = outcome {
+                    // Until the feed is back, each retry empties the caches again.
+                    engine.forget_all_cached();
+                    tracing::error!(error = %e.chain(), "following other processes' changes failed; caches emptied, trying again in a second");
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+            tracing::info!("change watcher stopped: Ferry is stopping");
         })
     };
     let housekeeping = tokio::spawn(async move {
@@ -199,7 +234,7 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
         }
         tracing::info!("housekeeping stopped: Ferry is stopping");
     });
-    vec![writer, housekeeping]
+    vec![writer, watcher, housekeeping]
 }
 
 /// Re-seals every stored secret under a new key in one unit of work.

@@ -45,6 +45,20 @@ async fn the_proxy_with_headers_and_faults(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     let users: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(users["results"].as_array().unwrap().len(), 2);
+    // A call answered at its first attempt is logged slim: no headers, no body kept.
+    let log = last_proxy_log(&h).await;
+    let exchange = &log["exchanges"][0];
+    assert_eq!(exchange["status"], 200, "{log}");
+    assert_eq!(exchange["method"], "GET");
+    assert!(
+        exchange["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/v1/users?page_size=2")
+    );
+    for field in ["request_headers", "response_headers", "response_body"] {
+        assert!(exchange.get(field).is_none(), "{field} in {log}");
+    }
     // The integration's default version is 2025-09-03; the caller can override it.
     let (_, _, body) = proxy(
         &h,
@@ -167,10 +181,12 @@ async fn the_proxy_with_headers_and_faults(backend: Backend) {
         (Some(429), Some(200))
     );
     assert!(attempts[1]["waited_ms"].as_u64().unwrap() >= 950, "{log}");
-    assert_eq!(
-        attempts[0]["request_headers"]["authorization"],
-        "[redacted]"
-    );
+    // A retried call keeps every attempt whole, secrets redacted.
+    for attempt in attempts {
+        assert_eq!(attempt["request_headers"]["authorization"], "[redacted]");
+        assert_eq!(attempt["request_headers"]["notion-version"], "2025-09-03");
+        assert!(attempt["response_headers"].is_object(), "{log}");
+    }
 
     // 503s: retried for GET when asked, never for POST.
     h.emulator_admin(

@@ -157,7 +157,7 @@ pub(super) async fn proxy(
         .await?;
     let body = match response.body {
         ResponseBody::Buffered(bytes) => Body::from(bytes),
-        ResponseBody::Stream(stream) => Body::from_stream(stream),
+        ResponseBody::Streamed(body) => Body::new(body),
     };
     let mut answer = Response::new(body);
     *answer.status_mut() = axum::http::StatusCode::from_u16(response.status)
