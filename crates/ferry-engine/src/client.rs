@@ -460,6 +460,7 @@ impl ProviderClient {
         kind: OperationKind,
     ) -> EngineResult<ConnectionTransport> {
         let connection = self.resolve(environment, key, id).await?;
+        self.logs.wait_for_room().await;
         let recorder = self.logs.recorder(environment, kind, Some(key), Some(id));
         Ok(ConnectionTransport {
             client: self.clone(),

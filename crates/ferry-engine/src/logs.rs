@@ -313,26 +313,51 @@ pub(crate) struct LogQueue {
     pending: Mutex<Vec<OperationRecord>>,
     wake: tokio::sync::Notify,
     writing: tokio::sync::Mutex<()>,
+    /// Woken when a batch leaves the queue, for calls waiting for room.
+    room: tokio::sync::Notify,
+    /// Operations dropped because the queue was past its hard limit, not yet reported.
+    dropped: std::sync::atomic::AtomicU64,
 }
 
 /// How long the writer gathers operations after the first is queued, before writing them
 /// in one unit of work.
 pub const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(25);
 
-/// More than this many unwritten operations means the database is far behind; further
-/// ones are dropped (and counted in the server log) rather than growing memory without end.
+/// Provider calls wait before they start while this many operations are unwritten (the
+/// database is far behind): the log writer's pace then bounds the calls', so none goes
+/// unlogged.
 const MAX_PENDING: usize = 100_000;
+/// Past this many, an operation is dropped (and counted in the server log) rather than
+/// growing memory without end; only calls already past the wait can get here.
+const HARD_LIMIT: usize = 2 * MAX_PENDING;
 
 impl LogQueue {
     fn push(&self, op: OperationRecord) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.len() >= MAX_PENDING {
-            tracing::warn!(operation = %op.id, "operation log queue is full; dropping a log entry");
+        if pending.len() >= HARD_LIMIT {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return;
         }
         pending.push(op);
         drop(pending);
         self.wake.notify_one();
+    }
+
+    fn len(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    async fn wait_for_room(&self) {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if self.len() < MAX_PENDING {
+                return;
+            }
+            room.await;
+        }
     }
 }
 
@@ -425,6 +450,12 @@ impl Logs {
         }
     }
 
+    /// Waits while the log writer is far behind (see [`MAX_PENDING`]); provider calls whose
+    /// operation is queued call it before they start.
+    pub async fn wait_for_room(&self) {
+        self.queue.wait_for_room().await;
+    }
+
     /// Starts recording an operation.
     pub fn recorder(
         &self,
@@ -484,6 +515,16 @@ impl Logs {
         let _writing = self.queue.writing.lock().await;
         let batch =
             std::mem::take(&mut *self.queue.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let dropped = self
+            .queue
+            .dropped
+            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "operation logs were dropped: more than {HARD_LIMIT} were waiting to be written"
+            );
+        }
         if batch.is_empty() {
             return 0;
         }
@@ -494,7 +535,10 @@ impl Logs {
         }
         .await;
         match written {
-            Ok(()) => batch.len(),
+            Ok(()) => {
+                self.queue.room.notify_waiters();
+                batch.len()
+            }
             Err(e) => {
                 tracing::error!(error = %EngineError::from(e).chain(), count = batch.len(), "could not write operation logs; they are kept for the next try");
                 let mut pending = self.queue.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -618,6 +662,28 @@ mod tests {
         assert_eq!(logged["refresh_token"], "[redacted]");
         assert_eq!(logged["nested"]["access_token"], "[redacted]");
         assert_eq!(logged["nested"]["name"], "n");
+    }
+
+    #[tokio::test]
+    async fn calls_wait_while_the_writer_is_far_behind_and_nothing_is_dropped() {
+        let queue = Arc::new(LogQueue::default());
+        for _ in 0..MAX_PENDING {
+            queue.push(OperationRecord::default());
+        }
+        let waiting = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.wait_for_room().await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "no room: the call waits");
+        // The writer takes a batch.
+        queue.pending.lock().unwrap().clear();
+        queue.room.notify_waiters();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("room again: the call goes on")
+            .unwrap();
+        assert_eq!(queue.dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
     }
 
     #[test]

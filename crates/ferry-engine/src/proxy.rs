@@ -73,6 +73,7 @@ impl Proxy {
             .unwrap_or(&request.path_and_query);
         let separator = if path.starts_with('/') { "" } else { "/" };
         let url = format!("{base}{separator}{path}");
+        self.logs.wait_for_room().await;
         let recorder = self.logs.recorder(
             environment,
             OperationKind::Proxy,

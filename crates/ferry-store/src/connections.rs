@@ -87,11 +87,14 @@ impl Store {
         connection_id: &str,
     ) -> StoreResult<Option<ConnectionRecord>> {
         self.find_connection(
-            "c.environment_id = ? AND i.unique_key = ? AND c.connection_id = ?",
+            // The integration first, so the lookup is one probe of the (integration_id,
+            // connection_id) index however many connections the environment has.
+            "c.integration_id = (SELECT id FROM integrations WHERE environment_id = ? AND unique_key = ?) AND c.connection_id = ? AND c.environment_id = ?",
             &[
                 environment_id.into(),
                 provider_config_key.into(),
                 connection_id.into(),
+                environment_id.into(),
             ],
         )
         .await

@@ -340,7 +340,7 @@ async fn base_url_override_keeps_the_origin(backend: Backend) {
 }
 
 /// A provider that answers with what Ferry must not trust: absurd `Retry-After` values and
-/// an HTML body.
+/// an HTML body, once with a NUL character (PostgreSQL text cannot hold a raw one).
 async fn hostile_upstream() -> String {
     use axum::http::{HeaderMap, StatusCode};
     let app = axum::Router::new().route(
@@ -356,11 +356,11 @@ async fn hostile_upstream() -> String {
             };
             headers.insert("retry-after", retry_after.parse().unwrap());
             headers.insert("content-type", "text/html".parse().unwrap());
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                headers,
-                "<html><b>down</b></html>",
-            )
+            let body = match uri.path() {
+                "/nul" => "<html><b>down</b>\u{0}</html>",
+                _ => "<html><b>down</b></html>",
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, headers, body)
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -382,7 +382,7 @@ async fn untrusted_upstream_answers(backend: Backend) {
     .await;
     h.notion_integration("emulator-client-secret").await;
     h.import_demo_connection("demo").await;
-    for path in ["/inf", "/huge", "/long", "/negative", "/soon"] {
+    for path in ["/inf", "/huge", "/long", "/negative", "/soon", "/nul"] {
         let (status, _, body) = proxy(
             &h,
             Method::GET,
@@ -400,8 +400,12 @@ async fn untrusted_upstream_answers(backend: Backend) {
     let logs = h.ok(Method::GET, "/logs?type=proxy&limit=10", None).await;
     assert_eq!(
         logs["data"].as_array().unwrap().len(),
-        5,
+        6,
         "every call is logged"
+    );
+    assert_eq!(
+        logs["data"][0]["exchanges"][0]["response_body"], "<html><b>down</b>\u{0}</html>",
+        "a NUL in an answer is kept, escaped, and does not stop the log writer"
     );
 }
 
