@@ -349,6 +349,9 @@ impl LogQueue {
     }
 
     async fn wait_for_room(&self) {
+        if self.len() < MAX_PENDING {
+            return;
+        }
         loop {
             let room = self.room.notified();
             tokio::pin!(room);

@@ -6,6 +6,7 @@
 //! never sent elsewhere or in clear to another port) and recorded as a `proxy` operation.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use http::{HeaderMap, Method};
@@ -80,7 +81,7 @@ impl Proxy {
             Some(&request.provider_config_key),
             Some(&request.connection_id),
         );
-        let logged = format!("{} {}", request.method, redact_url(&url));
+        let mut message = format!("{} {}", request.method, redact_url(&url));
         let call = Call {
             method: request.method,
             url,
@@ -94,10 +95,8 @@ impl Proxy {
         let recorder = recorder.into_inner().unwrap_or_else(|e| e.into_inner());
         match sent {
             Ok(response) => {
-                recorder.finish(
-                    (200..400).contains(&response.status),
-                    Some(format!("{logged} → {}", response.status)),
-                );
+                let _ = write!(message, " → {}", response.status);
+                recorder.finish((200..400).contains(&response.status), Some(message));
                 Ok(ProxyResponse {
                     status: response.status,
                     headers: response.headers,
@@ -105,7 +104,8 @@ impl Proxy {
                 })
             }
             Err(e) => {
-                recorder.finish(false, Some(format!("{logged}: {}", e.message())));
+                let _ = write!(message, ": {}", e.message());
+                recorder.finish(false, Some(message));
                 Err(e)
             }
         }

@@ -230,8 +230,14 @@ fn main() {
             imported.concurrent_time.as_secs_f64(),
             imported.concurrent as f64 / imported.concurrent_time.as_secs_f64()
         );
-        let one = load.script(&ferry, 1);
-        let many = load.script(&ferry, MANY);
+        let one = load.script(&ferry, 1, Pick::Random);
+        let many = load.script(&ferry, MANY, Pick::Random);
+        // Steady state: every connection called once before the measured runs, as a
+        // deployment's connections are long before a benchmark's minute.
+        load.sweep(
+            &ferry.proxy_url("/v1/users/me"),
+            &load.script(&ferry, MANY, Pick::InTurn),
+        );
         let on_one = load.run(
             &ferry.proxy_url("/v1/users/me"),
             32,
@@ -666,28 +672,54 @@ impl Load {
         }
     }
 
-    /// A wrk script calling Ferry's proxy for a connection picked at random of `bench-0` …
-    /// `bench-<count − 1>`.
-    fn script(&self, ferry: &Ferry, count: usize) -> PathBuf {
-        let path = self.dir.join(format!("random-{count}.lua"));
+    /// A wrk script calling Ferry's proxy for one of `bench-0` … `bench-<count − 1>` per
+    /// call, picked at random or in turn.
+    fn script(&self, ferry: &Ferry, count: usize, pick: Pick) -> PathBuf {
+        let (name, next) = match pick {
+            Pick::Random => ("random", format!("math.random(0, {})", count - 1)),
+            Pick::InTurn => ("in-turn", format!("(calls % {count})")),
+        };
+        let path = self.dir.join(format!("{name}-{count}.lua"));
         let mut file = std::fs::File::create(&path).unwrap();
         write!(
             file,
             r#"math.randomseed(7)
+calls = 0
 request = function()
+  calls = calls + 1
   return wrk.format("GET", "/proxy/v1/users/me", {{
     ["Authorization"] = "Bearer {SECRET_KEY}",
     ["Provider-Config-Key"] = "{key}",
-    ["Connection-Id"] = "bench-" .. math.random(0, {last}),
+    ["Connection-Id"] = "bench-" .. {next},
   }})
 end
 "#,
             key = ferry.integration,
-            last = count - 1
         )
         .unwrap();
         path
     }
+
+    /// Calls with `script` for two seconds, unmeasured.
+    fn sweep(&self, url: &str, script: &Path) {
+        let output = Command::new(&self.wrk)
+            .args(["-t1", "-c32", "-d2s", "-s"])
+            .arg(script)
+            .arg(url)
+            .output()
+            .expect("running wrk");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            !text.contains("Non-2xx") && !text.contains("Socket errors"),
+            "calls failed while warming up:\n{text}"
+        );
+    }
+}
+
+/// How a wrk script picks the connection of each call.
+enum Pick {
+    Random,
+    InTurn,
 }
 
 /// `612.00us`, `1.23ms`, `2.01s` in milliseconds.
