@@ -29,7 +29,7 @@ use crate::error::{EngineError, EngineResult, ErrorCode};
 use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
 use crate::integrations::{IntegrationTarget, Integrations};
 use crate::logs::{Logs, OperationKind, Recorder, SentHeaders, redact_url, text_for_log};
-use crate::pacer::{Pacer, Pacers};
+use crate::pacer::{MAX_RETRY_WAIT, Pacer, Pacers};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A request body streamed to a provider.
@@ -72,8 +72,6 @@ pub(crate) struct Call {
 
 /// Rate-limit answers (429, 529) are retried at least this many times, whatever `retries` says.
 pub const RATE_LIMIT_RETRIES: u32 = 5;
-/// The longest wait a `Retry-After` can impose.
-pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 /// The largest answer a typed client reads into memory.
 const MAX_TYPED_RESPONSE: usize = 64 * 1024 * 1024;
 /// Further attempts a typed client's calls get on network errors and 5xx.

@@ -10,7 +10,9 @@ use governor::clock::QuantaClock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::cache::HOT_ENTRIES;
-use crate::client::MAX_RETRY_WAIT;
+
+/// The longest wait a `Retry-After` can impose.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
 /// One connection's pacer.
 pub struct Pacer {
