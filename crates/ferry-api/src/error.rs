@@ -28,7 +28,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | AuthorizationFailed
         | MissingCode
         | StateCookieMismatch
-        | InvalidState => StatusCode::BAD_REQUEST,
+        | InvalidState
+        | InvalidActionInput => StatusCode::BAD_REQUEST,
         UnknownAccount | InvalidConnectSessionToken => StatusCode::UNAUTHORIZED,
         Forbidden | BaseUrlOverrideNotAllowed | IntegrationNotAllowed => StatusCode::FORBIDDEN,
         UnknownRoute
@@ -37,11 +38,12 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | UnknownConnection
         | UnknownEnvironment
         | UnknownApiKey
-        | UnknownLog => StatusCode::NOT_FOUND,
+        | UnknownLog
+        | UnknownAction => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         DuplicateIntegration | DuplicateEnvironment => StatusCode::CONFLICT,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ProxyUpstreamUnreachable | TokenRequestFailed | ConnectionRefreshFailed => {
+        ProxyUpstreamUnreachable | TokenRequestFailed | ConnectionRefreshFailed | ProviderError => {
             StatusCode::BAD_GATEWAY
         }
         InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -88,7 +90,10 @@ impl IntoResponse for ApiError {
         if code == ErrorCode::InternalError {
             return internal_response(&log_internal(&self.0.chain()));
         }
-        let body = json!({"error": {"code": code.as_str(), "message": self.0.message()}});
+        let mut body = json!({"error": {"code": code.as_str(), "message": self.0.message()}});
+        if let Some(payload) = self.0.payload() {
+            body["error"]["payload"] = payload.clone();
+        }
         (status_of(code), axum::Json(body)).into_response()
     }
 }

@@ -508,6 +508,10 @@ pub struct ConnectionTransport {
 }
 
 impl ConnectionTransport {
+    pub fn provider(&self) -> &'static ProviderEntry {
+        self.connection.provider()
+    }
+
     /// The version header value the integration calls with, when the provider has one.
     pub fn api_version(&self) -> Option<&str> {
         self.connection.integration.endpoints.api_version.as_deref()

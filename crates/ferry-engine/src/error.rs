@@ -65,6 +65,9 @@ error_codes! {
     ProxyUpstreamUnreachable => "proxy_upstream_unreachable": "The provider could not be reached (after any retries asked for).",
     TokenRequestFailed => "token_request_failed": "The provider's token endpoint refused the code or the refresh token, or could not be reached.",
     ConnectionRefreshFailed => "connection_refresh_failed": "The connection's token cannot be refreshed; the end user must authorize again.",
+    UnknownAction => "unknown_action": "The connection's provider has no pre-built action with this name (`GET /scripts/config` lists them).",
+    InvalidActionInput => "invalid_action_input": "The action's input is wrong; the message names the field (`properties.Status`) and what it takes.",
+    ProviderError => "provider_error": "The provider refused a call the action made; `payload` keeps its status, code and message.",
     InternalError => "internal_error": "Ferry failed; the message and the `x-ferry-error-id` header carry an error id under which Ferry's log holds the cause.",
 }
 
@@ -83,6 +86,7 @@ pub struct EngineError {
     code: ErrorCode,
     message: String,
     source: Option<Source>,
+    payload: Option<serde_json::Value>,
 }
 
 impl EngineError {
@@ -91,7 +95,18 @@ impl EngineError {
             code,
             message: message.into(),
             source: None,
+            payload: None,
         }
+    }
+
+    /// Details for the caller beside the message (a provider's own error, say).
+    pub fn with_payload(mut self, payload: serde_json::Value) -> EngineError {
+        self.payload = Some(payload);
+        self
+    }
+
+    pub fn payload(&self) -> Option<&serde_json::Value> {
+        self.payload.as_ref()
     }
 
     /// An internal failure: `context` says what Ferry was doing, `source` why it failed.
@@ -100,6 +115,7 @@ impl EngineError {
             code: ErrorCode::InternalError,
             message: context.into(),
             source: Some(source.into()),
+            payload: None,
         }
     }
 

@@ -8,6 +8,7 @@
 //! rows. Secrets are opened only here. No provider is named outside [`providers`], and no
 //! database: storage is a port ([`storage`]) that `ferry-store` implements.
 
+pub mod actions;
 mod cache;
 mod catalogue;
 pub mod client;
@@ -34,6 +35,7 @@ use crate::storage::{CachedRowChange, ChangeFeed};
 
 pub use crate::crypto::Cipher;
 
+pub use crate::actions::Actions;
 pub use crate::client::ProviderClient;
 pub use crate::connections::Connections;
 pub use crate::environments::{Environments, GeneratedKeys};
@@ -85,6 +87,7 @@ struct Services {
     connect: Connect,
     client: ProviderClient,
     proxy: Proxy,
+    actions: Actions,
     logs: Logs,
 }
 
@@ -138,6 +141,7 @@ impl Engine {
             logs.clone(),
         );
         let proxy = Proxy::new(client.clone(), logs.clone(), settings.clone());
+        let actions = Actions::new(client.clone(), integrations.clone());
         let generated = environments.ensure_configured_keys().await?;
         let engine = Engine {
             inner: Arc::new(Services {
@@ -149,6 +153,7 @@ impl Engine {
                 connect,
                 client,
                 proxy,
+                actions,
                 logs,
             }),
         };
@@ -175,6 +180,9 @@ impl Engine {
     }
     pub fn proxy(&self) -> &Proxy {
         &self.inner.proxy
+    }
+    pub fn actions(&self) -> &Actions {
+        &self.inner.actions
     }
     pub fn logs(&self) -> &Logs {
         &self.inner.logs

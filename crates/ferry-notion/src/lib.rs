@@ -5,9 +5,12 @@
 //! It knows nothing of storage or of Ferry's API: the engine gives it a transport that paces,
 //! retries, refreshes tokens and records each exchange, and gets typed results back.
 
+mod actions;
 mod client;
 mod error;
+pub mod markdown;
 mod provider;
+pub mod tree;
 pub mod types;
 mod version;
 

@@ -38,6 +38,8 @@ pub struct ProviderEntry {
     /// Shown in the catalogue: how the provider's own webhooks are routed.
     pub webhook_routing_script: Option<&'static str>,
     pub webhook_user_defined_secret: bool,
+    /// The pre-built actions, when the provider has some.
+    pub actions: Option<&'static ActionCatalogue>,
 }
 
 /// An OAuth 2 authorization-code flow.
@@ -161,4 +163,86 @@ impl<T: Transport> Transport for &T {
     ) -> impl Future<Output = Result<Response, TransportError>> + Send {
         (**self).send(request)
     }
+}
+
+/// A boxed future, for calls through `dyn` (actions are looked up by name at run time).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`Transport`] behind a reference that can be a trait object.
+pub trait DynTransport: Send + Sync {
+    fn send_boxed(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>>;
+}
+
+impl<T: Transport> DynTransport for T {
+    fn send_boxed(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>> {
+        Box::pin(self.send(request))
+    }
+}
+
+/// A `dyn DynTransport` used as a [`Transport`] by a typed client.
+#[derive(Clone, Copy)]
+pub struct SharedTransport<'a>(pub &'a dyn DynTransport);
+
+impl Transport for SharedTransport<'_> {
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        self.0.send_boxed(request)
+    }
+}
+
+/// A pre-built action as the catalogue (`GET /scripts/config`) shows it.
+#[derive(Debug)]
+pub struct ActionSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// Where Nango's catalogue exposes it: method and path under `/v1`, when it does.
+    pub endpoint: Option<(&'static str, &'static str)>,
+    /// JSON Schemas of the input and the output.
+    pub input: fn() -> Value,
+    pub output: fn() -> Value,
+}
+
+/// One run of an action.
+pub struct ActionCall<'a> {
+    pub name: &'a str,
+    pub input: Value,
+    /// The API version the connection's integration calls with, if it sets one.
+    pub api_version: Option<&'a str>,
+}
+
+/// Why an action failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ActionError {
+    #[error("no action is named `{0}`")]
+    Unknown(String),
+    /// The input is wrong; `field` names where (`properties.Status`, `pageId`).
+    #[error("{field}: {message}")]
+    InvalidInput { field: String, message: String },
+    /// The provider refused the call: its status, code and message, kept.
+    #[error("{provider} answered {status} {code}: {message}")]
+    Provider {
+        provider: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// No answer, or the connection cannot call.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The provider answered in a shape the action cannot read.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+/// Runs the action `call.name` over `transport`.
+pub type RunAction =
+    for<'a> fn(&'a dyn DynTransport, ActionCall<'a>) -> BoxFuture<'a, Result<Value, ActionError>>;
+
+/// A provider's pre-built actions.
+#[derive(Debug)]
+pub struct ActionCatalogue {
+    pub actions: &'static [ActionSpec],
+    pub run: RunAction,
 }

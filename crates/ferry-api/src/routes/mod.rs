@@ -1,6 +1,7 @@
 //! The route table. Each resource module reads its requests into engine calls and shapes
 //! the answers.
 
+mod actions;
 mod assets;
 mod connect;
 mod connections;
@@ -105,6 +106,12 @@ pub fn router() -> Router<Engine> {
             post(environments::rotate_webhook_signing_key),
         )
         .route("/proxy/{*path}", any(proxy::proxy))
+        .route("/action/trigger", post(actions::trigger))
+        .route(
+            "/v1/{*path}",
+            get(actions::by_endpoint).post(actions::by_endpoint),
+        )
+        .route("/scripts/config", get(actions::scripts_config))
         .route("/logs", get(logs::list))
         .route("/logs/{id}", get(logs::get))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

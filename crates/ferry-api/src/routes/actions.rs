@@ -1,0 +1,187 @@
+//! Actions: `POST /action/trigger` (Nango's body and headers), the same actions at the paths
+//! of Nango's catalogue under `/v1`, and `GET /scripts/config`, which lists what every
+//! integration of the environment offers.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use ferry_engine::ids::{ConnectionId, IntegrationKey};
+use ferry_engine::{Engine, ErrorCode};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::auth::Env;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, QueryParams, header, parse_json, required_header};
+
+fn invalid_header(name: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::InvalidHeaders, format!("{name}: {message}"))
+}
+
+/// The connection the headers name.
+fn target(headers: &HeaderMap) -> ApiResult<(IntegrationKey, ConnectionId)> {
+    let connection = ConnectionId::parse(&required_header(headers, "Connection-Id")?)
+        .map_err(|e| invalid_header("Connection-Id", e))?;
+    let key = IntegrationKey::parse(&required_header(headers, "Provider-Config-Key")?)
+        .map_err(|e| invalid_header("Provider-Config-Key", e))?;
+    if let Some(retries) = header(headers, "X-Max-Retries")?
+        && !retries.parse::<u8>().is_ok_and(|r| r <= 5)
+    {
+        return Err(invalid_header(
+            "X-Max-Retries",
+            "must be a whole number from 0 to 5",
+        ));
+    }
+    if let Some(mode) = header(headers, "X-Async")?
+        && mode != "false"
+    {
+        return Err(invalid_header(
+            "X-Async",
+            "asynchronous actions are not supported by this Ferry yet; call without X-Async to get the output in the answer",
+        ));
+    }
+    Ok((key, connection))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TriggerBody {
+    action_name: String,
+    #[serde(default)]
+    input: Value,
+}
+
+pub(super) async fn trigger(
+    State(engine): State<Engine>,
+    Env(env): Env,
+    headers: HeaderMap,
+    Json(body): Json<TriggerBody>,
+) -> ApiResult<Response> {
+    let (key, connection) = target(&headers)?;
+    if body.action_name.is_empty() || body.action_name.len() > 255 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            "action_name: must be 1 to 255 characters",
+        ));
+    }
+    let output = engine
+        .actions()
+        .trigger(&env.id, &key, &connection, &body.action_name, body.input)
+        .await?;
+    Ok(axum::Json(output).into_response())
+}
+
+/// `GET|POST /v1/<path>`: the action whose catalogue endpoint this is. A GET takes its input
+/// from the query string (`true`/`false` read as booleans), a POST from its JSON body.
+pub(super) async fn by_endpoint(
+    State(engine): State<Engine>,
+    Env(env): Env,
+    method: Method,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let (key, connection) = target(&headers)?;
+    let path = format!("/{path}");
+    let action = engine
+        .actions()
+        .by_endpoint(&env.id, &key, method.as_str(), &path)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownRoute,
+                format!("No action of this integration answers {method} /v1{path}; GET /scripts/config lists them."),
+            )
+        })?;
+    let input = if method == Method::GET {
+        let mut input = Map::new();
+        let query = query.unwrap_or_default();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let name = name.into_owned();
+            let value = match value.as_ref() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => Value::String(value.into_owned()),
+            };
+            if input.insert(name.clone(), value).is_some() {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidQueryParams,
+                    format!("{name}: is given more than once"),
+                ));
+            }
+        }
+        Value::Object(input)
+    } else if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Map::new())
+    } else {
+        parse_json(&body)?
+    };
+    let output = engine
+        .actions()
+        .trigger(&env.id, &key, &connection, action.name, input)
+        .await?;
+    Ok(axum::Json(output).into_response())
+}
+
+/// `GET /scripts/config[?format=nango|openai]`.
+pub(super) async fn scripts_config(
+    State(engine): State<Engine>,
+    Env(env): Env,
+    mut query: QueryParams,
+) -> ApiResult<Response> {
+    let format = query.take("format").unwrap_or_else(|| "nango".to_string());
+    query.finish()?;
+    let integrations = engine.integrations().list(&env.id).await?;
+    match format.as_str() {
+        "nango" => {
+            let mut out = Vec::new();
+            for integration in &integrations {
+                let actions = engine
+                    .actions()
+                    .of_integration(&env.id, &integration.unique_key)
+                    .await?;
+                out.push(json!({
+                    "providerConfigKey": integration.unique_key.as_str(),
+                    "provider": integration.provider.name,
+                    "syncs": [],
+                    "actions": actions.iter().map(|a| json!({
+                        "name": a.name,
+                        "type": "action",
+                        "description": a.description,
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "enabled": true,
+                        "is_public": true,
+                        "pre_built": true,
+                        "endpoints": a.endpoint.map(|(method, path)| vec![json!({"method": method, "path": path})]).unwrap_or_default(),
+                        "input": (a.input)(),
+                        "returns": (a.output)(),
+                        "json_schema": {"input": (a.input)(), "output": (a.output)()},
+                    })).collect::<Vec<_>>(),
+                }));
+            }
+            Ok(axum::Json(out).into_response())
+        }
+        "openai" => {
+            let mut functions = Vec::new();
+            for integration in &integrations {
+                let actions = engine
+                    .actions()
+                    .of_integration(&env.id, &integration.unique_key)
+                    .await?;
+                for a in actions {
+                    functions.push(json!({
+                        "name": a.name,
+                        "description": a.description,
+                        "parameters": (a.input)(),
+                    }));
+                }
+            }
+            Ok(axum::Json(json!({"data": functions})).into_response())
+        }
+        other => Err(ApiError::new(
+            ErrorCode::InvalidQueryParams,
+            format!("format: `{other}` is not a format (nango, openai)"),
+        )),
+    }
+}

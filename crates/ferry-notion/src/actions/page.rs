@@ -1,0 +1,244 @@
+//! `fetch-rich-page` (a page as markdown) and `fetch-content-metadata` (what a URL points at).
+
+use ferry_provider::{ActionError, SharedTransport};
+use serde_json::{Value, json};
+
+use super::failed;
+use super::input::{Input, invalid};
+use crate::markdown::{MarkdownOptions, page_to_markdown};
+use crate::tree::{TreeLimits, fetch_tree};
+use crate::types::{Page, plain_text};
+use crate::{Notion, checked_id};
+
+type Client<'a> = Notion<SharedTransport<'a>>;
+
+/// The most blocks a page is read to, whatever the caller asks.
+const MAX_BLOCKS: u64 = 100_000;
+
+pub(crate) fn rich_page_input() -> Value {
+    json!({
+        "type": "object",
+        "required": ["pageId"],
+        "properties": {
+            "pageId": {"type": "string"},
+            "format": {"type": "string", "enum": ["gfm"], "default": "gfm", "description": "gfm: Ferry's GitHub-flavoured markdown"},
+            "frontMatter": {"type": "boolean", "default": false, "description": "Start with the page's properties as YAML front matter"},
+            "colors": {"type": "boolean", "default": false, "description": "Keep text colours as HTML spans"},
+            "maxDepth": {"type": "integer", "minimum": 1, "maximum": 64, "default": 32},
+            "maxBlocks": {"type": "integer", "minimum": 1, "maximum": MAX_BLOCKS, "default": 20000}
+        },
+        "additionalProperties": false
+    })
+}
+
+pub(crate) fn rich_page_output() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "title", "content", "contentType", "meta"],
+        "properties": {
+            "id": {"type": "string"},
+            "path": {"type": ["string", "null"]},
+            "title": {"type": "string"},
+            "content": {"type": "string"},
+            "contentType": {"const": "md"},
+            "last_modified": {"type": "string"},
+            "parent_id": {"type": ["string", "null"]},
+            "meta": {"type": "object", "properties": {
+                "created_time": {"type": "string"},
+                "last_edited_time": {"type": "string"},
+                "properties": {"type": "object"}
+            }},
+            "unknown_blocks": {"type": "array", "description": "Blocks written as an HTML comment because markdown has no form for them"},
+            "cut": {"type": "array", "description": "Blocks whose children were not read: reason depth, blocks or unavailable"},
+            "requests": {"type": "integer", "description": "Notion requests the content took"}
+        }
+    })
+}
+
+fn bounded(input: &Input<'_>, field: &str, default: u64, max: u64) -> Result<usize, ActionError> {
+    match input.get(field) {
+        None => Ok(default as usize),
+        Some(value) => match value.as_u64() {
+            Some(n) if (1..=max).contains(&n) => Ok(n as usize),
+            _ => Err(invalid(
+                field,
+                format!("must be a whole number from 1 to {max}"),
+            )),
+        },
+    }
+}
+
+pub(crate) async fn rich_page(
+    notion: &Client<'_>,
+    input: &Input<'_>,
+) -> Result<Value, ActionError> {
+    input.only(&[
+        "pageId",
+        "format",
+        "frontMatter",
+        "colors",
+        "maxDepth",
+        "maxBlocks",
+    ])?;
+    let id = input.id("pageId", "page")?;
+    if let Some(format) = input.string("format")?
+        && format != "gfm"
+    {
+        return Err(invalid(
+            "format",
+            format!("`{format}` is not a format this action writes (gfm)"),
+        ));
+    }
+    let front_matter = input.flag("frontMatter")?;
+    let colors = input.flag("colors")?;
+    let limits = TreeLimits {
+        max_depth: bounded(input, "maxDepth", 32, 64)?,
+        max_blocks: bounded(input, "maxBlocks", 20_000, MAX_BLOCKS)?,
+        ..TreeLimits::default()
+    };
+    let page = notion.page(&id).await.map_err(failed)?;
+    let tree = fetch_tree(notion, &page.id, limits).await.map_err(failed)?;
+    let options = MarkdownOptions {
+        colors,
+        ..MarkdownOptions::default()
+    };
+    let converted = page_to_markdown(&page, &tree.blocks, front_matter, &options);
+    Ok(json!({
+        "id": page.id,
+        "path": page.url,
+        "title": page.title(),
+        "content": converted.markdown,
+        "contentType": "md",
+        "last_modified": page.last_edited_time,
+        "parent_id": parent_id(&page.parent),
+        "meta": {
+            "created_time": page.created_time,
+            "last_edited_time": page.last_edited_time,
+            "properties": page.properties,
+        },
+        "unknown_blocks": converted.unknown_blocks,
+        "cut": tree.cut,
+        "requests": tree.requests + 1,
+    }))
+}
+
+fn parent_id(parent: &Value) -> Option<&str> {
+    let kind = parent.get("type").and_then(Value::as_str)?;
+    parent.get(kind).and_then(Value::as_str)
+}
+
+pub(crate) fn content_metadata_input() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "url": {"type": "string", "description": "A Notion link to a page or database"},
+            "id": {"type": "string"}
+        },
+        "additionalProperties": false
+    })
+}
+
+pub(crate) fn content_metadata_output() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "type"],
+        "properties": {
+            "id": {"type": "string"},
+            "path": {"type": ["string", "null"]},
+            "type": {"enum": ["page", "database", "data_source"]},
+            "title": {"type": "string"},
+            "last_modified": {"type": "string"},
+            "parent_id": {"type": ["string", "null"]}
+        }
+    })
+}
+
+/// The last 32 hex digits of a Notion link's path (`…/Title-<id>?v=…`).
+fn id_in_url(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next()?;
+    let hex: String = path
+        .chars()
+        .rev()
+        .skip_while(|c| !c.is_ascii_hexdigit())
+        .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+        .filter(|c| *c != '-')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    (hex.len() >= 32).then(|| hex[hex.len() - 32..].to_string())
+}
+
+pub(crate) async fn content_metadata(
+    notion: &Client<'_>,
+    input: &Input<'_>,
+) -> Result<Value, ActionError> {
+    input.only(&["url", "id"])?;
+    let id = match (input.string("id")?, input.string("url")?) {
+        (Some(_), Some(_)) => return Err(invalid("id", "give either `id` or `url`, not both")),
+        (Some(_), None) => input.id("id", "page or database")?,
+        (None, Some(url)) => {
+            id_in_url(url).ok_or_else(|| invalid("url", "holds no Notion id (32 hex digits)"))?
+        }
+        (None, None) => return Err(invalid("url", "`url` or `id` is required")),
+    };
+    let id = checked_id("page", &id).map_err(failed)?;
+    let page_error = match notion.page(&id).await {
+        Ok(page) => return Ok(page_metadata(&page)),
+        Err(e) if e.code() == Some("object_not_found") || e.code() == Some("validation_error") => e,
+        Err(e) => return Err(failed(e)),
+    };
+    if let Ok(database) = notion.database(&id).await {
+        return Ok(json!({
+            "id": database.id,
+            "path": database.other.get("url"),
+            "type": "database",
+            "title": plain_text(&database.title),
+            "last_modified": database.last_edited_time,
+            "parent_id": parent_id(&database.parent),
+        }));
+    }
+    if notion.version().has_data_sources()
+        && let Ok(source) = notion.data_source(&id).await
+    {
+        return Ok(json!({
+            "id": source.id,
+            "path": source.other.get("url"),
+            "type": "data_source",
+            "title": plain_text(&source.title),
+            "last_modified": source.last_edited_time,
+            "parent_id": parent_id(&source.parent),
+        }));
+    }
+    Err(failed(page_error))
+}
+
+fn page_metadata(page: &Page) -> Value {
+    json!({
+        "id": page.id,
+        "path": page.url,
+        "type": "page",
+        "title": page.title(),
+        "last_modified": page.last_edited_time,
+        "parent_id": parent_id(&page.parent),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_come_out_of_notion_links() {
+        assert_eq!(
+            id_in_url("https://www.notion.so/acme/Roadmap-0123456789abcdef0123456789abcdef?v=1")
+                .as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(
+            id_in_url("https://notion.so/01234567-89ab-cdef-0123-456789abcdef").as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(id_in_url("https://example.test/page"), None);
+    }
+}

@@ -1,0 +1,472 @@
+//! Rich text to inline GitHub-flavoured markdown.
+//!
+//! Markdown's emphasis rules (delimiter runs, flanking) break converters that wrap each
+//! annotated item in markers on its own: `**a****b**`, `** a **`, `*x***y**` and `word**"q"**`
+//! do not read back as what Notion shows. Here runs with equal formatting are merged first,
+//! whitespace at a run's edges moves outside its markers, and a run whose markers would not
+//! open or close where they stand is written with the equivalent HTML tag instead.
+
+use serde_json::Value;
+
+use crate::types::{Annotations, RichText};
+
+/// How inline text is written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InlineStyle {
+    /// Keep Notion's text and background colours as `<span style>`.
+    pub colors: bool,
+    /// Inside a GFM table cell: pipes escaped, line breaks as `<br>`.
+    pub in_table: bool,
+}
+
+/// A run: adjacent items sharing formatting and link, with their text joined.
+struct Run<'a> {
+    text: String,
+    code: bool,
+    equation: bool,
+    annotations: &'a Annotations,
+    href: Option<&'a str>,
+}
+
+/// Writes `items` as inline markdown.
+pub fn rich_text(items: &[RichText], style: InlineStyle) -> String {
+    let runs = runs(items);
+    let mut out = String::new();
+    let mut index = 0;
+    while index < runs.len() {
+        // Runs that share a link go in one `[…](…)`.
+        let href = runs[index].href;
+        let mut end = index + 1;
+        if href.is_some() {
+            while end < runs.len() && runs[end].href == href {
+                end += 1;
+            }
+        }
+        let next_char = runs.get(end).and_then(|r| r.text.chars().next());
+        match href {
+            Some(url) => {
+                let mut inner = String::new();
+                write_runs(&runs[index..end], &mut inner, None, style);
+                let (lead, body, trail) = split_edges(&inner);
+                out.push_str(lead);
+                if body.is_empty() {
+                    out.push_str(trail);
+                } else {
+                    out.push('[');
+                    out.push_str(body);
+                    out.push_str("](");
+                    out.push_str(&link_target(url));
+                    out.push(')');
+                    out.push_str(trail);
+                }
+            }
+            None => write_runs(&runs[index..end], &mut out, next_char, style),
+        }
+        index = end;
+    }
+    out
+}
+
+fn runs(items: &[RichText]) -> Vec<Run<'_>> {
+    let mut runs: Vec<Run<'_>> = Vec::new();
+    for item in items {
+        let (text, equation) = match item.kind.as_str() {
+            "equation" => (
+                item.content
+                    .get("expression")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&item.plain_text)
+                    .to_string(),
+                true,
+            ),
+            "mention" => (mention_text(item), false),
+            _ => (item.plain_text.clone(), false),
+        };
+        let href = item
+            .href
+            .as_deref()
+            .or_else(|| item.content.pointer("/link/url").and_then(Value::as_str))
+            .filter(|h| !h.is_empty());
+        let code = item.annotations.code;
+        if let Some(last) = runs.last_mut()
+            && !equation
+            && !last.equation
+            && last.annotations == &item.annotations
+            && last.href == href
+        {
+            last.text.push_str(&text);
+            continue;
+        }
+        runs.push(Run {
+            text,
+            code,
+            equation,
+            annotations: &item.annotations,
+            href,
+        });
+    }
+    runs
+}
+
+/// The text a mention shows; its link comes through `href`.
+fn mention_text(item: &RichText) -> String {
+    let kind = item
+        .content
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    match kind {
+        "date" => {
+            let date = item.content.get("date");
+            let start = date
+                .and_then(|d| d.get("start"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            match date.and_then(|d| d.get("end")).and_then(Value::as_str) {
+                Some(end) => format!("{start} → {end}"),
+                None => start.to_string(),
+            }
+        }
+        "user" if !item.plain_text.starts_with('@') && !item.plain_text.is_empty() => {
+            format!("@{}", item.plain_text)
+        }
+        "custom_emoji" => {
+            let name = item
+                .content
+                .pointer("/custom_emoji/name")
+                .and_then(Value::as_str)
+                .unwrap_or(&item.plain_text);
+            format!(":{}:", name.trim_matches(':'))
+        }
+        _ if item.plain_text.is_empty() => item
+            .content
+            .pointer(&format!("/{kind}/url"))
+            .or_else(|| item.content.pointer(&format!("/{kind}/href")))
+            .or_else(|| item.content.pointer(&format!("/{kind}/id")))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        _ => item.plain_text.clone(),
+    }
+}
+
+/// Writes unlinked (or all-one-link) runs; `after` is the character that follows them.
+fn write_runs(runs: &[Run<'_>], out: &mut String, after: Option<char>, style: InlineStyle) {
+    for (i, run) in runs.iter().enumerate() {
+        let next = runs
+            .get(i + 1)
+            .and_then(|r| r.text.chars().next())
+            .or(after);
+        write_run(run, out, next, style);
+    }
+}
+
+fn write_run(run: &Run<'_>, out: &mut String, next: Option<char>, style: InlineStyle) {
+    let (lead, core, trail) = split_edges(&run.text);
+    out.push_str(&escape_whitespace(lead, style));
+    if core.is_empty() {
+        out.push_str(&escape_whitespace(trail, style));
+        return;
+    }
+    let body = if run.equation {
+        format!("${}$", core.replace('$', "\\$"))
+    } else if run.code {
+        code_span(core, style)
+    } else {
+        escape(core, style)
+    };
+    let a = run.annotations;
+    let mut markers: Vec<(&str, &str, &str)> = Vec::new();
+    if a.bold {
+        markers.push(("**", "<strong>", "</strong>"));
+    }
+    if a.italic {
+        markers.push(("*", "<em>", "</em>"));
+    }
+    if a.strikethrough {
+        markers.push(("~~", "<del>", "</del>"));
+    }
+    let previous = out.chars().last();
+    let first = body.chars().next();
+    let last = body.chars().last();
+    // Markers open when followed by a non-space that is no punctuation or preceded by space
+    // or punctuation, and close in the mirror case; a marker right after another marker
+    // would join its delimiter run. When that fails, HTML tags say the same unambiguously.
+    let opens = first.is_some_and(|c| !is_punctuation(c))
+        || previous.is_none_or(|p| p.is_whitespace() || is_punctuation(p));
+    let closes = last.is_some_and(|c| !is_punctuation(c))
+        || next.is_none_or(|n| n.is_whitespace() || is_punctuation(n));
+    let touching = previous.is_some_and(|p| matches!(p, '*' | '~' | '>' | '_'));
+    let use_html = !markers.is_empty() && (!opens || !closes || touching);
+    let mut open = String::new();
+    let mut close = String::new();
+    if style.colors && !a.color.is_empty() && a.color != "default" {
+        let css = match a.color.strip_suffix("_background") {
+            Some(color) => format!("background-color: {color}"),
+            None => format!("color: {}", a.color),
+        };
+        open.push_str(&format!("<span style=\"{css}\">"));
+        close.insert_str(0, "</span>");
+    }
+    if a.underline {
+        open.push_str("<u>");
+        close.insert_str(0, "</u>");
+    }
+    for (md, html_open, html_close) in &markers {
+        if use_html {
+            open.push_str(html_open);
+            close.insert_str(0, html_close);
+        } else {
+            open.push_str(md);
+            close.insert_str(0, md);
+        }
+    }
+    out.push_str(&open);
+    out.push_str(&body);
+    out.push_str(&close);
+    out.push_str(&escape_whitespace(trail, style));
+}
+
+/// Splits leading and trailing whitespace off `text`.
+fn split_edges(text: &str) -> (&str, &str, &str) {
+    let start = text.len() - text.trim_start().len();
+    let end = text.trim_end().len().max(start);
+    (&text[..start], &text[start..end], &text[end..])
+}
+
+fn escape_whitespace(text: &str, style: InlineStyle) -> String {
+    if style.in_table {
+        text.replace('\n', "<br>")
+    } else {
+        text.replace('\n', "\\\n")
+    }
+}
+
+/// A code span whose fence is longer than any run of backticks inside it.
+fn code_span(text: &str, style: InlineStyle) -> String {
+    let text = if style.in_table {
+        text.replace('|', "\\|").replace('\n', " ")
+    } else {
+        text.replace('\n', " ")
+    };
+    let mut longest = 0;
+    let mut current = 0;
+    for c in text.chars() {
+        if c == '`' {
+            current += 1;
+            longest = longest.max(current);
+        } else {
+            current = 0;
+        }
+    }
+    let fence = "`".repeat(longest + 1);
+    if text.starts_with('`') || text.ends_with('`') {
+        format!("{fence} {text} {fence}")
+    } else {
+        format!("{fence}{text}{fence}")
+    }
+}
+
+fn is_punctuation(c: char) -> bool {
+    c.is_ascii_punctuation() || (!c.is_alphanumeric() && !c.is_whitespace() && !c.is_control())
+}
+
+/// Escapes what markdown would read as syntax, so the text reads back as itself.
+pub fn escape(text: &str, style: InlineStyle) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut line_start = true;
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if line_start {
+            // Block syntax only counts at the start of a line.
+            let rest: String = chars[i..].iter().take(12).collect();
+            if matches!(c, '#' | '>' | '+' | '-' | '=')
+                || ordered_list_marker(&rest)
+                || (c == ' ' && rest.starts_with("    "))
+            {
+                if c.is_ascii_digit() {
+                    let digits: String = chars[i..]
+                        .iter()
+                        .take_while(|d| d.is_ascii_digit())
+                        .collect();
+                    out.push_str(&digits);
+                    i += digits.len();
+                    out.push('\\');
+                    continue;
+                }
+                if c != ' ' {
+                    out.push('\\');
+                }
+            }
+        }
+        line_start = false;
+        match c {
+            '\\' | '*' | '_' | '[' | ']' | '<' | '`' | '~' | '$' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '|' if style.in_table => out.push_str("\\|"),
+            '|' => out.push_str("\\|"),
+            '\n' if style.in_table => out.push_str("<br>"),
+            '\n' => {
+                out.push_str("\\\n");
+                line_start = true;
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn ordered_list_marker(text: &str) -> bool {
+    let digits = text.chars().take_while(|c| c.is_ascii_digit()).count();
+    (1..=9).contains(&digits) && matches!(text[digits..].chars().next(), Some('.' | ')'))
+}
+
+/// A link target that survives markdown: spaces and parentheses percent-encoded.
+pub fn link_target(url: &str) -> String {
+    url.replace(' ', "%20")
+        .replace('(', "%28")
+        .replace(')', "%29")
+        .replace('<', "%3C")
+        .replace('>', "%3E")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn text(items: Value) -> Vec<RichText> {
+        serde_json::from_value(items).unwrap()
+    }
+
+    fn t(content: &str, annotations: Value) -> Value {
+        json!({"type": "text", "text": {"content": content, "link": null}, "plain_text": content, "href": null, "annotations": annotations})
+    }
+
+    fn md(items: Value) -> String {
+        rich_text(&text(items), InlineStyle::default())
+    }
+
+    #[test]
+    fn adjacent_runs_with_one_style_merge() {
+        assert_eq!(
+            md(json!([
+                t("a", json!({"bold": true})),
+                t("b", json!({"bold": true}))
+            ])),
+            "**ab**"
+        );
+    }
+
+    #[test]
+    fn whitespace_moves_outside_markers() {
+        assert_eq!(
+            md(json!([
+                t("x", json!({})),
+                t(" bold ", json!({"bold": true})),
+                t("y", json!({}))
+            ])),
+            "x **bold** y"
+        );
+        assert_eq!(md(json!([t("  ", json!({"italic": true}))])), "  ");
+    }
+
+    #[test]
+    fn touching_markers_fall_back_to_tags() {
+        assert_eq!(
+            md(json!([
+                t("a", json!({"italic": true})),
+                t("b", json!({"bold": true}))
+            ])),
+            "*a*<strong>b</strong>"
+        );
+        assert_eq!(
+            md(json!([
+                t("say", json!({})),
+                t("\"q\"", json!({"bold": true}))
+            ])),
+            "say<strong>\"q\"</strong>"
+        );
+        assert_eq!(
+            md(json!([
+                t("in", json!({})),
+                t(
+                    "word",
+                    json!({"bold": true, "italic": true, "strikethrough": true})
+                ),
+                t("s", json!({}))
+            ])),
+            "in***~~word~~***s"
+        );
+    }
+
+    #[test]
+    fn specials_are_escaped_and_code_is_fenced() {
+        assert_eq!(
+            md(json!([t("a*b_c [x](y) | $5", json!({}))])),
+            "a\\*b\\_c \\[x\\](y) \\| \\$5"
+        );
+        assert_eq!(
+            md(json!([t("# not a heading", json!({}))])),
+            "\\# not a heading"
+        );
+        assert_eq!(
+            md(json!([t("1. not a list", json!({}))])),
+            "1\\. not a list"
+        );
+        assert_eq!(md(json!([t("a`b", json!({"code": true}))])), "``a`b``");
+        assert_eq!(md(json!([t("`x", json!({"code": true}))])), "`` `x ``");
+    }
+
+    #[test]
+    fn links_group_their_runs() {
+        let items = json!([
+            {"type": "text", "text": {"content": "see ", "link": {"url": "https://x.test/a b"}}, "plain_text": "see ", "href": "https://x.test/a b", "annotations": {}},
+            {"type": "text", "text": {"content": "here", "link": {"url": "https://x.test/a b"}}, "plain_text": "here", "href": "https://x.test/a b", "annotations": {"bold": true}}
+        ]);
+        assert_eq!(md(items), "[see **here**](https://x.test/a%20b)");
+    }
+
+    #[test]
+    fn equations_mentions_and_colors() {
+        let items = json!([
+            {"type": "equation", "equation": {"expression": "e=mc^2"}, "plain_text": "e=mc^2", "href": null, "annotations": {}},
+            t(" ", json!({})),
+            {"type": "mention", "mention": {"type": "date", "date": {"start": "2026-01-01", "end": null}}, "plain_text": "2026-01-01", "href": null, "annotations": {}},
+            t(" ", json!({})),
+            {"type": "mention", "mention": {"type": "page", "page": {"id": "p1"}}, "plain_text": "Plan", "href": "https://www.notion.so/p1", "annotations": {}},
+        ]);
+        assert_eq!(
+            md(items),
+            "$e=mc^2$ 2026-01-01 [Plan](https://www.notion.so/p1)"
+        );
+        let red = json!([t("hot", json!({"color": "red"}))]);
+        assert_eq!(
+            rich_text(
+                &text(red),
+                InlineStyle {
+                    colors: true,
+                    in_table: false
+                }
+            ),
+            "<span style=\"color: red\">hot</span>"
+        );
+    }
+
+    #[test]
+    fn table_cells_keep_pipes_and_breaks() {
+        let style = InlineStyle {
+            colors: false,
+            in_table: true,
+        };
+        assert_eq!(
+            rich_text(&text(json!([t("a|b\nc", json!({}))])), style),
+            "a\\|b<br>c"
+        );
+    }
+}

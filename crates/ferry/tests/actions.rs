@@ -1,0 +1,601 @@
+//! The pre-built actions against the emulator, on both backends: each action's happy path
+//! through `POST /action/trigger` and the catalogue paths under `/v1`, every bad input of
+//! `create-database-row`, Notion's errors kept, the catalogue, the operation log, 50
+//! concurrent row creations, and the demo handbook as markdown pinned by a golden file.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{Backend, Harness, at_once};
+
+backend_tests!(actions_read_write_and_refuse, handbook_markdown_is_pinned);
+
+const CONNECTION: &str = "acme";
+
+async fn setup(backend: Backend) -> Harness {
+    let h = Harness::start(backend).await;
+    // Paced fast: the emulator here has no rate limit, and 50 writers must not wait minutes.
+    h.ok(
+        Method::POST,
+        "/integrations",
+        Some(json!({
+            "provider": "notion", "unique_key": "notion",
+            "credentials": {"type": "OAUTH2", "client_id": "emulator-client-id", "client_secret": "emulator-client-secret"},
+            "integration_config": {"rate_limit": 1000, "burst": 1000},
+        })),
+    )
+    .await;
+    h.import_demo_connection(CONNECTION).await;
+    h
+}
+
+const HEADERS: [(&str, &str); 2] = [
+    ("Connection-Id", CONNECTION),
+    ("Provider-Config-Key", "notion"),
+];
+
+async fn trigger(h: &Harness, action: &str, input: Value) -> (u16, Value) {
+    let (status, _, text) = h
+        .request(
+            Method::POST,
+            "/action/trigger",
+            Some(support::KEY),
+            &HEADERS,
+            Some(json!({"action_name": action, "input": input})),
+        )
+        .await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn ok(h: &Harness, action: &str, input: Value) -> Value {
+    let (status, body) = trigger(h, action, input).await;
+    assert_eq!(status, 200, "{action} ({:?}): {body}", h.backend);
+    body
+}
+
+/// Asserts `create-database-row` refuses `properties` naming `field`.
+async fn refused(h: &Harness, database: &str, properties: Value, field: &str, says: &str) {
+    let (status, body) = trigger(
+        h,
+        "create-database-row",
+        json!({"databaseId": database, "properties": properties}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_action_input")),
+        "{properties}: {body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("input.{field}: ")),
+        "{message}"
+    );
+    assert!(message.contains(says), "{message} should say {says}");
+    assert_eq!(body["error"]["payload"]["field"], field);
+}
+
+/// The id of the search result titled `title`.
+async fn find(h: &Harness, object: &str, title: &str) -> Value {
+    let (status, _, text) = h
+        .request(
+            Method::POST,
+            "/proxy/v1/search",
+            Some(support::KEY),
+            &HEADERS,
+            Some(json!({"query": title, "filter": {"property": "object", "value": object}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let found: Value = serde_json::from_str(&text).unwrap();
+    found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            let title_of = |v: &Value| v[0]["plain_text"].as_str().map(str::to_string);
+            title_of(&r["title"]).or_else(|| title_of(&r["properties"]["title"]["title"]))
+                == Some(title.to_string())
+        })
+        .unwrap_or_else(|| panic!("no {object} titled {title}"))
+        .clone()
+}
+
+async fn actions_read_write_and_refuse(backend: Backend) {
+    let h = setup(backend).await;
+    let tasks = find(&h, "data_source", "Tasks").await;
+    let tasks_db = tasks["parent"]["database_id"].as_str().unwrap().to_string();
+
+    // fetch-database, by the database id and (through the catalogue path) the data source id.
+    let database = ok(&h, "fetch-database", json!({"databaseId": tasks_db})).await;
+    assert_eq!(database["title"], "Tasks");
+    let before = database["entries"].as_array().unwrap().len();
+    assert_eq!(before, 24);
+    assert_eq!(database["entries"][0]["row"]["Name"]["type"], "title");
+    let path = format!(
+        "/v1/databases/single?databaseId={}",
+        tasks["id"].as_str().unwrap()
+    );
+    let (status, _, text) = h
+        .request(Method::GET, &path, Some(support::KEY), &HEADERS, None)
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let same: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(same["entries"].as_array().unwrap().len(), 24);
+
+    // create-database-row: names in any case, plain values mapped onto the schema.
+    let created = ok(
+        &h,
+        "create-database-row",
+        json!({"databaseId": tasks_db, "properties": {
+            "name": "Ship actions", "Notes": "with | pipes", "estimate": 3.5, "Priority": "P1",
+            "Tags": ["backend", "brand-new"], "Status": "in progress", "Due": {"start": "2026-12-01", "end": "2026-12-02"},
+            "Done": false, "Link": "https://ferry.test", "Contact": "ops@acme.test", "Phone": "+1 555",
+            "Attachments": ["https://files.test/spec.pdf"],
+        }}),
+    )
+    .await;
+    assert_eq!(created["success"], true);
+    let added = created["addedProperties"].as_array().unwrap();
+    assert_eq!(added.len(), 12);
+    assert!(added.iter().any(|p| p["propertyKey"] == "Status"
+        && p["notionValue"] == json!({"status": {"name": "In progress"}})));
+    let page_id = created["id"].as_str().unwrap().to_string();
+    let (_, _, text) = h
+        .request(
+            Method::GET,
+            &format!("/proxy/v1/pages/{page_id}"),
+            Some(support::KEY),
+            &HEADERS,
+            None,
+        )
+        .await;
+    let page: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        page["properties"]["Name"]["title"][0]["plain_text"],
+        "Ship actions"
+    );
+    assert_eq!(
+        page["properties"]["Tags"]["multi_select"][1]["name"],
+        "brand-new"
+    );
+    assert_eq!(page["properties"]["Due"]["date"]["end"], "2026-12-02");
+    assert_eq!(
+        page["properties"]["Attachments"]["files"][0]["external"]["url"],
+        "https://files.test/spec.pdf"
+    );
+
+    // Every bad input is a 400 that names the property, and nothing is written.
+    refused(
+        &h,
+        &tasks_db,
+        json!({"Nope": "x"}),
+        "properties.Nope",
+        "no property named `Nope`",
+    )
+    .await;
+    refused(
+        &h,
+        &tasks_db,
+        json!({"Estimate": "five"}),
+        "properties.Estimate",
+        "takes a number",
+    )
+    .await;
+    refused(
+        &h,
+        &tasks_db,
+        json!({"Status": "Shipped"}),
+        "properties.Status",
+        "is not a status of this property",
+    )
+    .await;
+    refused(
+        &h,
+        &tasks_db,
+        json!({"Created": "2026-01-01"}),
+        "properties.Created",
+        "cannot be written",
+    )
+    .await;
+    refused(
+        &h,
+        &tasks_db,
+        json!({"ID": 5}),
+        "properties.ID",
+        "cannot be written",
+    )
+    .await;
+    refused(
+        &h,
+        &tasks_db,
+        json!({"Due": "next week"}),
+        "properties.Due",
+        "is not an ISO 8601 date",
+    )
+    .await;
+    refused(
+        &h,
+        &tasks_db,
+        json!({"Project": ["not-an-id"]}),
+        "properties.Project[0]",
+        "is not a page id",
+    )
+    .await;
+    refused(
+        &h,
+        &tasks_db,
+        json!({"Assignees": ["nobody@nowhere.test"]}),
+        "properties.Assignees[0]",
+        "no user of the workspace has the email",
+    )
+    .await;
+    refused(
+        &h,
+        &tasks_db,
+        json!({"Done": "yes"}),
+        "properties.Done",
+        "true or false",
+    )
+    .await;
+    refused(
+        &h,
+        &tasks_db,
+        json!({"name": "a", "Name": "b"}),
+        "properties.name",
+        "given twice",
+    )
+    .await;
+    let (status, body) = trigger(
+        &h,
+        "create-database-row",
+        json!({"databaseId": "xyz", "properties": {}}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["payload"]["field"].as_str()),
+        (400, Some("databaseId")),
+        "{body}"
+    );
+    let (status, body) = trigger(&h, "create-database-row", json!({"databaseId": tasks_db})).await;
+    assert_eq!(
+        (status, body["error"]["payload"]["field"].as_str()),
+        (400, Some("properties")),
+        "{body}"
+    );
+    let (status, body) = trigger(
+        &h,
+        "fetch-database",
+        json!({"databaseId": tasks_db, "extra": 1}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["payload"]["field"].as_str()),
+        (400, Some("extra")),
+        "{body}"
+    );
+    let after = ok(&h, "fetch-database", json!({"databaseId": tasks_db})).await;
+    assert_eq!(
+        after["entries"].as_array().unwrap().len(),
+        before + 1,
+        "only the good row was written"
+    );
+
+    // People by email, from the workspace's users.
+    let users = ok(&h, "list-users", json!({})).await;
+    let users = users["users"].as_array().unwrap();
+    assert!(users.iter().any(|u| u["isBot"] == true));
+    let person = users
+        .iter()
+        .find(|u| u["email"].is_string())
+        .expect("a person with an email");
+    let with_person = ok(
+        &h,
+        "create-database-row",
+        json!({"databaseId": tasks_db, "properties": {"Name": "Paired", "Assignees": [person["email"]]}}),
+    )
+    .await;
+    let assignees = with_person["addedProperties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["propertyKey"] == "Assignees")
+        .unwrap();
+    assert_eq!(assignees["notionValue"]["people"][0]["id"], person["id"]);
+
+    // fetch-content-metadata by URL and by id; fetch-rich-page at its catalogue path.
+    let url = format!(
+        "https://www.notion.so/acme/Ship-actions-{}",
+        page_id.replace('-', "")
+    );
+    let meta = ok(&h, "fetch-content-metadata", json!({"url": url})).await;
+    assert_eq!(
+        (meta["type"].as_str(), meta["title"].as_str()),
+        (Some("page"), Some("Ship actions"))
+    );
+    let meta = ok(&h, "fetch-content-metadata", json!({"id": tasks_db})).await;
+    assert_eq!(meta["type"], "database");
+    let path = format!("/v1/pages/single?pageId={page_id}&frontMatter=true");
+    let (status, _, text) = h
+        .request(Method::GET, &path, Some(support::KEY), &HEADERS, None)
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let rich: Value = serde_json::from_str(&text).unwrap();
+    let content = rich["content"].as_str().unwrap();
+    assert!(content.starts_with("---\nid: "), "{content}");
+    assert!(
+        content.contains("  \"Tags\": [\"backend\",\"brand-new\"]\n"),
+        "{content}"
+    );
+    assert!(content.contains("# Ship actions\n"), "{content}");
+
+    // Notion's errors keep Notion's code; unknown actions and bad headers are refused.
+    let (status, body) = trigger(
+        &h,
+        "fetch-rich-page",
+        json!({"pageId": "00000000-0000-4000-8000-00000000beef"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (502, Some("provider_error")),
+        "{body}"
+    );
+    assert_eq!(body["error"]["payload"]["code"], "object_not_found");
+    assert_eq!(body["error"]["payload"]["status"], 404);
+    let (status, body) = trigger(&h, "launch-rockets", json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_action")),
+        "{body}"
+    );
+    let (status, _, text) = h
+        .request(
+            Method::POST,
+            "/action/trigger",
+            Some(support::KEY),
+            &[HEADERS[0], HEADERS[1], ("X-Max-Retries", "9")],
+            Some(json!({"action_name": "list-users"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("X-Max-Retries"), "{text}");
+    h.fails(
+        Method::POST,
+        "/action/trigger",
+        Some(json!({"action_name": "list-users"})),
+        400,
+        "missing_headers",
+    )
+    .await;
+    let (status, _, text) = h
+        .request(
+            Method::GET,
+            "/v1/nothing/here",
+            Some(support::KEY),
+            &HEADERS,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "{text}");
+
+    // The catalogue lists every action with its schemas, in Nango's shape and OpenAI's.
+    let config = h.ok(Method::GET, "/scripts/config", None).await;
+    let actions = config[0]["actions"].as_array().unwrap();
+    let names: Vec<&str> = actions
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "fetch-database",
+        "create-database-row",
+        "fetch-rich-page",
+        "list-users",
+        "fetch-content-metadata",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    assert_eq!(config[0]["providerConfigKey"], "notion");
+    assert!(
+        actions
+            .iter()
+            .all(|a| a["input"]["type"] == "object" && a["returns"]["type"] == "object")
+    );
+    let openai = h
+        .ok(Method::GET, "/scripts/config?format=openai", None)
+        .await;
+    assert_eq!(openai["data"].as_array().unwrap().len(), actions.len());
+    h.fails(
+        Method::GET,
+        "/scripts/config?format=xml",
+        None,
+        400,
+        "invalid_query_params",
+    )
+    .await;
+
+    // Each run is one `action` operation holding the calls it made.
+    let logs = h.all_logs("type=action").await;
+    assert!(
+        logs.iter()
+            .any(|l| l["message"] == "fetch-database: done" && l["status"] == "success"),
+        "{logs:?}"
+    );
+    assert!(logs.iter().any(|l| {
+        l["status"] == "failed"
+            && l["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("create-database-row: input.properties.Nope")
+    }));
+
+    // 50 writers at once: every row lands, no 5xx.
+    let results = at_once(50, |i| {
+        let h = &h;
+        let tasks_db = tasks_db.clone();
+        async move {
+            trigger(h, "create-database-row", json!({"databaseId": tasks_db, "properties": {"Name": format!("Concurrent {i}"), "Estimate": i}})).await
+        }
+    })
+    .await;
+    for (status, body) in &results {
+        assert_eq!(*status, 200, "{body}");
+    }
+    let after = ok(&h, "fetch-database", json!({"databaseId": tasks_db})).await;
+    let entries = after["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), before + 2 + 50);
+    for i in 0..50 {
+        let name = format!("Concurrent {i}");
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["row"]["Name"]["title"][0]["plain_text"] == name.as_str()),
+            "{name} lost"
+        );
+    }
+}
+
+/// The emulator's handbook page (every block type) as markdown, ids masked, against
+/// `tests/golden/handbook.md`; `FERRY_BLESS=1` rewrites the file.
+async fn handbook_markdown_is_pinned(backend: Backend) {
+    let h = setup(backend).await;
+    let handbook = find(&h, "page", "Acme Handbook").await;
+    let rich = ok(&h, "fetch-rich-page", json!({"pageId": handbook["id"]})).await;
+    let masked = mask_ids(rich["content"].as_str().unwrap());
+    // Files the emulator hosts carry its port and an expiry time.
+    let origin = h.emulator.base_url();
+    let masked = masked.replace(&origin, "<emulator>");
+    let masked = mask_expiry(&masked);
+    let golden_path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/handbook.md");
+    if std::env::var("FERRY_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(golden_path, &masked).unwrap();
+    }
+    let golden = std::fs::read_to_string(golden_path).expect("the golden file exists");
+    assert_eq!(
+        masked, golden,
+        "the handbook's markdown changed; FERRY_BLESS=1 rewrites the golden file"
+    );
+    assert_eq!(rich["title"], "Acme Handbook");
+    assert!(rich["cut"].as_array().unwrap().is_empty());
+    // One request for the page, one per list of children: never more than the tree needs.
+    let lists = count_lists(&h, handbook["id"].as_str().unwrap()).await;
+    assert_eq!(
+        rich["requests"].as_u64().unwrap(),
+        1 + lists,
+        "{}",
+        rich["requests"]
+    );
+
+    // Limits cut the tree and say where.
+    let shallow = ok(
+        &h,
+        "fetch-rich-page",
+        json!({"pageId": handbook["id"], "maxDepth": 1}),
+    )
+    .await;
+    let cut = shallow["cut"].as_array().unwrap();
+    assert!(
+        !cut.is_empty() && cut.iter().all(|c| c["reason"] == "depth"),
+        "{cut:?}"
+    );
+    let few = ok(
+        &h,
+        "fetch-rich-page",
+        json!({"pageId": handbook["id"], "maxBlocks": 5}),
+    )
+    .await;
+    assert!(
+        few["cut"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["reason"] == "blocks")
+    );
+    let (status, body) = trigger(
+        &h,
+        "fetch-rich-page",
+        json!({"pageId": handbook["id"], "maxDepth": 0}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["payload"]["field"].as_str()),
+        (400, Some("maxDepth")),
+        "{body}"
+    );
+}
+
+/// The lists of children the handbook's tree needs, counted by walking it through the proxy.
+async fn count_lists(h: &Harness, root: &str) -> u64 {
+    let mut lists = 0;
+    let mut pending = vec![root.to_string()];
+    while let Some(id) = pending.pop() {
+        let mut cursor: Option<String> = None;
+        loop {
+            lists += 1;
+            let path = match &cursor {
+                Some(c) => format!("/proxy/v1/blocks/{id}/children?page_size=100&start_cursor={c}"),
+                None => format!("/proxy/v1/blocks/{id}/children?page_size=100"),
+            };
+            let (_, _, text) = h
+                .request(Method::GET, &path, Some(support::KEY), &HEADERS, None)
+                .await;
+            let page: Value = serde_json::from_str(&text).unwrap();
+            for block in page["results"].as_array().unwrap() {
+                let kind = block["type"].as_str().unwrap();
+                if let Some(original) = block["synced_block"]["synced_from"]["block_id"].as_str() {
+                    pending.push(original.to_string());
+                } else if block["has_children"] == true
+                    && kind != "child_page"
+                    && kind != "child_database"
+                {
+                    pending.push(block["id"].as_str().unwrap().to_string());
+                }
+            }
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+            if cursor.is_none() {
+                break;
+            }
+        }
+    }
+    lists
+}
+
+/// `expires=<digits>` as `expires=<time>`.
+fn mask_expiry(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("expires=") {
+        out.push_str(&rest[..at + 8]);
+        out.push_str("<time>");
+        rest = rest[at + 8..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every UUID (dashed or not) as `<id>`, so the golden file does not depend on the seed's ids.
+fn mask_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let mut j = i;
+        let mut hex = 0;
+        while j < bytes.len() && (bytes[j].is_ascii_hexdigit() || bytes[j] == b'-') && hex < 32 {
+            if bytes[j] != b'-' {
+                hex += 1;
+            }
+            j += 1;
+        }
+        if hex == 32 && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+            out.push_str("<id>");
+            i = j;
+        } else {
+            let c = text[i..].chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
