@@ -103,6 +103,28 @@ test("integrations, connect sessions, connections, metadata and the proxy throug
   const all = await notionSdk.collectPaginatedAPI(notion.users.list, { page_size: 1 });
   assert.equal(all.length, 4);
 
+  // Pre-built actions through the SDK: each action, the catalogue, and a refused input.
+  const listed = await nango.triggerAction("notion", connectionId, "list-users", {});
+  assert.equal(listed.users.length, 4);
+  const found = await nango.post({ endpoint: "/v1/search", providerConfigKey: "notion", connectionId, data: { query: "Tasks", filter: { property: "object", value: "data_source" } } });
+  const tasks = found.data.results.find((r) => r.title?.[0]?.plain_text === "Tasks");
+  const database = await nango.triggerAction("notion", connectionId, "fetch-database", { databaseId: tasks.parent.database_id });
+  assert.equal(database.title, "Tasks");
+  const row = await nango.triggerAction("notion", connectionId, "create-database-row", { databaseId: tasks.parent.database_id, properties: { name: "From the SDK", status: "Done" } });
+  assert.equal(row.success, true);
+  const page = await nango.triggerAction("notion", connectionId, "fetch-rich-page", { pageId: row.id });
+  assert.match(page.content, /^# From the SDK\n/);
+  const meta = await nango.triggerAction("notion", connectionId, "fetch-content-metadata", { id: row.id });
+  assert.equal(meta.type, "page");
+  await assert.rejects(nango.triggerAction("notion", connectionId, "create-database-row", { databaseId: tasks.parent.database_id, properties: { Status: "Shipped" } }), (error) => {
+    assert.equal(error.response.status, 400);
+    assert.equal(error.response.data.error.code, "invalid_action_input");
+    assert.equal(error.response.data.error.payload.field, "properties.Status");
+    return true;
+  });
+  const scripts = await nango.getScriptsConfig();
+  assert.ok(scripts[0].actions.some((a) => a.name === "fetch-rich-page"));
+
   await nango.deleteConnection("notion", connectionId);
   await assert.rejects(nango.getConnection("notion", connectionId), (error) => error.response.status === 404);
   await nango.deleteIntegration("notion");

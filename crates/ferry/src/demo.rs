@@ -145,6 +145,13 @@ pub async fn run() -> anyhow::Result<()> {
     println!(
         "  curl -s {base}/proxy/v1/users -H 'Authorization: Bearer {key}' -H 'Connection-Id: demo' -H 'Provider-Config-Key: notion'"
     );
+    println!(
+        "{}",
+        bold("Run a pre-built action (GET /scripts/config lists them):")
+    );
+    println!(
+        "  curl -s -X POST {base}/action/trigger -H 'Authorization: Bearer {key}' -H 'Connection-Id: demo' -H 'Provider-Config-Key: notion' -H 'Content-Type: application/json' -d '{{\"action_name\": \"list-users\"}}'"
+    );
     println!("{}", bold("The connection, with its credentials:"));
     println!(
         "  curl -s '{base}/connections/demo?provider_config_key=notion' -H 'Authorization: Bearer {key}'"

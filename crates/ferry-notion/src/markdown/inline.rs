@@ -8,8 +8,6 @@
 
 use serde_json::Value;
 
-use crate::types::{Annotations, RichText};
-
 /// How inline text is written.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InlineStyle {
@@ -19,17 +17,59 @@ pub struct InlineStyle {
     pub in_table: bool,
 }
 
+/// A rich-text item's annotations, read in place from Notion's JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Annotations<'a> {
+    bold: bool,
+    italic: bool,
+    strikethrough: bool,
+    underline: bool,
+    code: bool,
+    color: &'a str,
+}
+
+impl<'a> Annotations<'a> {
+    fn of(annotations: &'a Value) -> Annotations<'a> {
+        let mut out = Annotations::default();
+        // One pass over the few entries beats a lookup per flag.
+        if let Value::Object(map) = annotations {
+            for (name, value) in map {
+                let on = value.as_bool().unwrap_or(false);
+                match name.as_str() {
+                    "bold" => out.bold = on,
+                    "italic" => out.italic = on,
+                    "strikethrough" => out.strikethrough = on,
+                    "underline" => out.underline = on,
+                    "code" => out.code = on,
+                    "color" => out.color = value.as_str().unwrap_or(""),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+}
+
 /// A run: adjacent items sharing formatting and link, with their text joined.
 struct Run<'a> {
     text: String,
     code: bool,
     equation: bool,
-    annotations: &'a Annotations,
+    annotations: Annotations<'a>,
     href: Option<&'a str>,
 }
 
-/// Writes `items` as inline markdown.
-pub fn rich_text(items: &[RichText], style: InlineStyle) -> String {
+fn str_at<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The plain text of rich-text items as Notion's JSON.
+pub fn plain(items: &[Value]) -> String {
+    items.iter().map(|i| str_at(i, "plain_text")).collect()
+}
+
+/// Writes rich-text `items` (Notion's JSON, read in place) as inline markdown.
+pub fn rich_text(items: &[Value], style: InlineStyle) -> String {
     let runs = runs(items);
     let mut out = String::new();
     let mut index = 0;
@@ -67,41 +107,66 @@ pub fn rich_text(items: &[RichText], style: InlineStyle) -> String {
     out
 }
 
-fn runs(items: &[RichText]) -> Vec<Run<'_>> {
+fn runs(items: &[Value]) -> Vec<Run<'_>> {
     let mut runs: Vec<Run<'_>> = Vec::new();
     for item in items {
-        let (text, equation) = match item.kind.as_str() {
-            "equation" => (
-                item.content
-                    .get("expression")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&item.plain_text)
-                    .to_string(),
-                true,
-            ),
-            "mention" => (mention_text(item), false),
-            _ => (item.plain_text.clone(), false),
+        // One pass over the item's entries: lookups by key cost a string compare each.
+        let (mut kind, mut plain_text, mut href) = ("", "", None);
+        let mut annotations = Annotations::default();
+        let mut contents: [(&str, &Value); 3] = [("", &Value::Null); 3];
+        if let Value::Object(map) = item {
+            for (name, value) in map {
+                match name.as_str() {
+                    "type" => kind = value.as_str().unwrap_or(""),
+                    "plain_text" => plain_text = value.as_str().unwrap_or(""),
+                    "href" => href = value.as_str(),
+                    "annotations" => annotations = Annotations::of(value),
+                    "text" => contents[0] = ("text", value),
+                    "mention" => contents[1] = ("mention", value),
+                    "equation" => contents[2] = ("equation", value),
+                    _ => {}
+                }
+            }
+        }
+        let content = contents
+            .iter()
+            .find(|(name, _)| *name == kind)
+            .map_or(&Value::Null, |(_, value)| *value);
+        let equation = kind == "equation";
+        let mention;
+        let text = match kind {
+            "equation" => content
+                .get("expression")
+                .and_then(Value::as_str)
+                .unwrap_or(plain_text),
+            "mention" => {
+                mention = mention_text(content, plain_text);
+                mention.as_str()
+            }
+            _ => plain_text,
         };
-        let href = item
-            .href
-            .as_deref()
-            .or_else(|| item.content.pointer("/link/url").and_then(Value::as_str))
+        let href = href
+            .or_else(|| {
+                content
+                    .get("link")
+                    .and_then(|l| l.get("url"))
+                    .and_then(Value::as_str)
+            })
             .filter(|h| !h.is_empty());
-        let code = item.annotations.code;
         if let Some(last) = runs.last_mut()
             && !equation
             && !last.equation
-            && last.annotations == &item.annotations
+            && last.annotations == annotations
             && last.href == href
         {
-            last.text.push_str(&text);
+            last.text.push_str(text);
             continue;
         }
         runs.push(Run {
-            text,
-            code,
+            text: text.to_string(),
+            code: annotations.code,
             equation,
-            annotations: &item.annotations,
+            annotations,
             href,
         });
     }
@@ -109,15 +174,11 @@ fn runs(items: &[RichText]) -> Vec<Run<'_>> {
 }
 
 /// The text a mention shows; its link comes through `href`.
-fn mention_text(item: &RichText) -> String {
-    let kind = item
-        .content
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+fn mention_text(content: &Value, plain_text: &str) -> String {
+    let kind = str_at(content, "type");
     match kind {
         "date" => {
-            let date = item.content.get("date");
+            let date = content.get("date");
             let start = date
                 .and_then(|d| d.get("start"))
                 .and_then(Value::as_str)
@@ -127,26 +188,25 @@ fn mention_text(item: &RichText) -> String {
                 None => start.to_string(),
             }
         }
-        "user" if !item.plain_text.starts_with('@') && !item.plain_text.is_empty() => {
-            format!("@{}", item.plain_text)
+        "user" if !plain_text.starts_with('@') && !plain_text.is_empty() => {
+            format!("@{plain_text}")
         }
         "custom_emoji" => {
-            let name = item
-                .content
+            let name = content
                 .pointer("/custom_emoji/name")
                 .and_then(Value::as_str)
-                .unwrap_or(&item.plain_text);
+                .unwrap_or(plain_text);
             format!(":{}:", name.trim_matches(':'))
         }
-        _ if item.plain_text.is_empty() => item
-            .content
-            .pointer(&format!("/{kind}/url"))
-            .or_else(|| item.content.pointer(&format!("/{kind}/href")))
-            .or_else(|| item.content.pointer(&format!("/{kind}/id")))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        _ => item.plain_text.clone(),
+        _ if plain_text.is_empty() => {
+            let inner = content.get(kind);
+            ["url", "href", "id"]
+                .iter()
+                .find_map(|k| inner.and_then(|i| i.get(*k)).and_then(Value::as_str))
+                .unwrap_or("")
+                .to_string()
+        }
+        _ => plain_text.to_string(),
     }
 }
 
@@ -186,9 +246,9 @@ fn write_run(run: &Run<'_>, out: &mut String, next: Option<char>, style: InlineS
     if a.strikethrough {
         markers.push(("~~", "<del>", "</del>"));
     }
-    let previous = out.chars().last();
+    let previous = out.chars().next_back();
     let first = body.chars().next();
-    let last = body.chars().last();
+    let last = body.chars().next_back();
     // Markers open when followed by a non-space that is no punctuation or preceded by space
     // or punctuation, and close in the mirror case; a marker right after another marker
     // would join its delimiter run. When that fails, HTML tags say the same unambiguously.
@@ -275,30 +335,20 @@ fn is_punctuation(c: char) -> bool {
 pub fn escape(text: &str, style: InlineStyle) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut line_start = true;
-    let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    while let Some(c) = text[i..].chars().next() {
         if line_start {
             // Block syntax only counts at the start of a line.
-            let rest: String = chars[i..].iter().take(12).collect();
-            if matches!(c, '#' | '>' | '+' | '-' | '=')
-                || ordered_list_marker(&rest)
-                || (c == ' ' && rest.starts_with("    "))
-            {
-                if c.is_ascii_digit() {
-                    let digits: String = chars[i..]
-                        .iter()
-                        .take_while(|d| d.is_ascii_digit())
-                        .collect();
-                    out.push_str(&digits);
-                    i += digits.len();
-                    out.push('\\');
-                    continue;
-                }
-                if c != ' ' {
-                    out.push('\\');
-                }
+            let rest = &text[i..];
+            if matches!(c, '#' | '>' | '+' | '-' | '=') {
+                out.push('\\');
+            } else if ordered_list_marker(rest) {
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                out.push_str(&rest[..digits]);
+                out.push('\\');
+                i += digits;
+                line_start = false;
+                continue;
             }
         }
         line_start = false;
@@ -316,14 +366,14 @@ pub fn escape(text: &str, style: InlineStyle) -> String {
             }
             _ => out.push(c),
         }
-        i += 1;
+        i += c.len_utf8();
     }
     out
 }
 
 fn ordered_list_marker(text: &str) -> bool {
-    let digits = text.chars().take_while(|c| c.is_ascii_digit()).count();
-    (1..=9).contains(&digits) && matches!(text[digits..].chars().next(), Some('.' | ')'))
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    (1..=9).contains(&digits) && matches!(text.as_bytes().get(digits), Some(b'.' | b')'))
 }
 
 /// A link target that survives markdown: spaces and parentheses percent-encoded.
@@ -340,8 +390,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn text(items: Value) -> Vec<RichText> {
-        serde_json::from_value(items).unwrap()
+    fn text(items: Value) -> Vec<Value> {
+        items.as_array().unwrap().clone()
     }
 
     fn t(content: &str, annotations: Value) -> Value {

@@ -9,9 +9,9 @@ mod properties;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::types::{Block, Page, RichText};
+use crate::types::{Block, Page};
 
-pub use crate::markdown::inline::{InlineStyle, escape, rich_text};
+pub use crate::markdown::inline::{InlineStyle, escape, plain, rich_text};
 pub use crate::markdown::properties::{front_matter, property_text};
 
 /// A block with the children fetched for it.
@@ -109,7 +109,7 @@ impl Writer<'_, '_> {
     }
 
     fn text(&self, content: &Value) -> String {
-        rich_text(&rich(content, "rich_text"), self.inline())
+        rich_text(rich(content, "rich_text"), self.inline())
     }
 
     /// Sibling blocks: list items of one list on consecutive lines, other blocks apart.
@@ -202,7 +202,7 @@ impl Writer<'_, '_> {
                 quote(&join_parts(&[first, children]))
             }
             "code" => {
-                let code = crate::types::plain_text(&rich(content, "rich_text"));
+                let code = plain(rich(content, "rich_text"));
                 let language = code_language(
                     content
                         .get("language")
@@ -211,7 +211,7 @@ impl Writer<'_, '_> {
                 );
                 let fence = "`".repeat(longest_run(&code, '`').max(2) + 1);
                 let mut out = format!("{fence}{language}\n{code}\n{fence}");
-                let caption = rich_text(&rich(content, "caption"), self.inline());
+                let caption = rich_text(rich(content, "caption"), self.inline());
                 if !caption.is_empty() {
                     out.push_str("\n\n");
                     out.push_str(&caption);
@@ -234,7 +234,7 @@ impl Writer<'_, '_> {
                 if url.is_empty() {
                     return String::new();
                 }
-                let caption = rich_text(&rich(content, "caption"), self.inline());
+                let caption = rich_text(rich(content, "caption"), self.inline());
                 let label = if caption.is_empty() {
                     escape(url, self.inline())
                 } else {
@@ -264,7 +264,7 @@ impl Writer<'_, '_> {
                 format!("[{label}]({})", notion_url(id))
             }
             "meeting_notes" | "transcription" => {
-                let title = rich_text(&rich(content, "title"), self.inline());
+                let title = rich_text(rich(content, "title"), self.inline());
                 let heading = if title.is_empty() {
                     String::new()
                 } else {
@@ -319,7 +319,7 @@ impl Writer<'_, '_> {
             ("file", Some(rewrite)) => rewrite(block, url),
             _ => url.to_string(),
         };
-        let caption = rich_text(&rich(content, "caption"), self.inline());
+        let caption = rich_text(rich(content, "caption"), self.inline());
         let name = content.get("name").and_then(Value::as_str).unwrap_or("");
         let label = if !caption.is_empty() {
             caption.clone()
@@ -353,13 +353,13 @@ impl Writer<'_, '_> {
             if row.block.kind != "table_row" {
                 continue;
             }
-            let cells: Vec<Vec<RichText>> = row
-                .block
-                .content
-                .get("cells")
-                .and_then(|c| serde_json::from_value(c.clone()).ok())
-                .unwrap_or_default();
-            rows.push(cells.iter().map(|cell| rich_text(cell, style)).collect());
+            let cells = rich(&row.block.content, "cells");
+            rows.push(
+                cells
+                    .iter()
+                    .map(|cell| rich_text(cell.as_array().map_or(&[], Vec::as_slice), style))
+                    .collect(),
+            );
         }
         let width = rows.iter().map(Vec::len).max().unwrap_or(0).max(width);
         if width == 0 {
@@ -418,12 +418,12 @@ impl Writer<'_, '_> {
     }
 }
 
-/// The rich-text array under `key`.
-fn rich(content: &Value, key: &str) -> Vec<RichText> {
+/// The rich-text array under `key`, read in place.
+fn rich<'v>(content: &'v Value, key: &str) -> &'v [Value] {
     content
         .get(key)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 fn collect_headings(blocks: &[BlockTree], out: &mut Vec<(usize, String)>) {
@@ -431,10 +431,7 @@ fn collect_headings(blocks: &[BlockTree], out: &mut Vec<(usize, String)>) {
         if let Some(level) = node.block.kind.strip_prefix("heading_")
             && let Ok(level) = level.parse::<usize>()
         {
-            out.push((
-                level,
-                crate::types::plain_text(&rich(&node.block.content, "rich_text")),
-            ));
+            out.push((level, plain(rich(&node.block.content, "rich_text"))));
         }
         collect_headings(&node.children, out);
     }
