@@ -204,3 +204,24 @@ pub fn required_header(headers: &HeaderMap, name: &str) -> ApiResult<String> {
         )
     })
 }
+
+/// A header value refused, with the header named.
+pub fn invalid_header(name: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::InvalidHeaders, format!("{name}: {message}"))
+}
+
+/// The connection a call names through Nango's `Connection-Id` and `Provider-Config-Key`.
+pub fn connection_headers(
+    headers: &HeaderMap,
+) -> ApiResult<(
+    ferry_engine::ids::IntegrationKey,
+    ferry_engine::ids::ConnectionId,
+)> {
+    let connection =
+        ferry_engine::ids::ConnectionId::parse(&required_header(headers, "Connection-Id")?)
+            .map_err(|e| invalid_header("Connection-Id", e))?;
+    let key =
+        ferry_engine::ids::IntegrationKey::parse(&required_header(headers, "Provider-Config-Key")?)
+            .map_err(|e| invalid_header("Provider-Config-Key", e))?;
+    Ok((key, connection))
+}

@@ -37,14 +37,10 @@ impl Actions {
         crate::catalogue::catalogue()
             .iter()
             .flat_map(|provider| {
-                provider
-                    .actions
-                    .map_or(&[][..], |c| c.actions)
-                    .iter()
-                    .map(|spec| ActionInfo {
-                        provider: provider.name,
-                        spec,
-                    })
+                of_provider(provider).iter().map(|spec| ActionInfo {
+                    provider: provider.name,
+                    spec,
+                })
             })
             .collect()
     }
@@ -56,7 +52,7 @@ impl Actions {
         key: &IntegrationKey,
     ) -> EngineResult<&'static [ActionSpec]> {
         let integration = self.integrations.get(environment, key).await?;
-        Ok(provider_actions(integration.provider))
+        Ok(of_provider(integration.provider))
     }
 
     /// The action with `name` on the integration at `endpoint` (`GET /databases/single`).
@@ -118,7 +114,8 @@ impl Actions {
     }
 }
 
-fn provider_actions(provider: &'static ProviderEntry) -> &'static [ActionSpec] {
+/// A provider's pre-built actions (none when it has no catalogue).
+pub fn of_provider(provider: &'static ProviderEntry) -> &'static [ActionSpec] {
     provider.actions.map_or(&[], |c| c.actions)
 }
 

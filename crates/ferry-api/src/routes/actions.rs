@@ -12,18 +12,11 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Env;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, QueryParams, header, parse_json, required_header};
-
-fn invalid_header(name: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::InvalidHeaders, format!("{name}: {message}"))
-}
+use crate::extract::{Json, QueryParams, connection_headers, header, invalid_header, parse_json};
 
 /// The connection the headers name.
 fn target(headers: &HeaderMap) -> ApiResult<(IntegrationKey, ConnectionId)> {
-    let connection = ConnectionId::parse(&required_header(headers, "Connection-Id")?)
-        .map_err(|e| invalid_header("Connection-Id", e))?;
-    let key = IntegrationKey::parse(&required_header(headers, "Provider-Config-Key")?)
-        .map_err(|e| invalid_header("Provider-Config-Key", e))?;
+    let (key, connection) = connection_headers(headers)?;
     if let Some(retries) = header(headers, "X-Max-Retries")?
         && !retries.parse::<u8>().is_ok_and(|r| r <= 5)
     {
@@ -137,15 +130,12 @@ pub(super) async fn scripts_config(
         "nango" => {
             let mut out = Vec::new();
             for integration in &integrations {
-                let actions = engine
-                    .actions()
-                    .of_integration(&env.id, &integration.unique_key)
-                    .await?;
+                let actions = ferry_engine::actions::of_provider(integration.provider);
                 out.push(json!({
                     "providerConfigKey": integration.unique_key.as_str(),
                     "provider": integration.provider.name,
                     "syncs": [],
-                    "actions": actions.iter().map(|a| json!({
+                    "actions": actions.iter().map(|a| { let (input, output) = ((a.input)(), (a.output)()); json!({
                         "name": a.name,
                         "type": "action",
                         "description": a.description,
@@ -154,10 +144,10 @@ pub(super) async fn scripts_config(
                         "is_public": true,
                         "pre_built": true,
                         "endpoints": a.endpoint.map(|(method, path)| vec![json!({"method": method, "path": path})]).unwrap_or_default(),
-                        "input": (a.input)(),
-                        "returns": (a.output)(),
-                        "json_schema": {"input": (a.input)(), "output": (a.output)()},
-                    })).collect::<Vec<_>>(),
+                        "json_schema": {"input": input, "output": output},
+                        "input": input,
+                        "returns": output,
+                    })}).collect::<Vec<_>>(),
                 }));
             }
             Ok(axum::Json(out).into_response())
@@ -165,11 +155,7 @@ pub(super) async fn scripts_config(
         "openai" => {
             let mut functions = Vec::new();
             for integration in &integrations {
-                let actions = engine
-                    .actions()
-                    .of_integration(&env.id, &integration.unique_key)
-                    .await?;
-                for a in actions {
+                for a in ferry_engine::actions::of_provider(integration.provider) {
                     functions.push(json!({
                         "name": a.name,
                         "description": a.description,

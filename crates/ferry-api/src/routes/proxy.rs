@@ -6,7 +6,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, header};
 use axum::response::Response;
 use ferry_engine::client::{BoxError, CallBody, HOP_BY_HOP, ResponseBody};
-use ferry_engine::ids::{ConnectionId, IntegrationKey};
 use ferry_engine::proxy::ProxyRequest;
 use ferry_engine::{Engine, ErrorCode};
 use futures_util::TryStreamExt;
@@ -14,7 +13,7 @@ use http_body_util::BodyExt as _;
 
 use crate::auth::Env;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{header, required_header};
+use crate::extract::{connection_headers, header, invalid_header};
 
 /// Request bodies up to this size are held so a retry can send them again; larger or
 /// unsized ones stream through once.
@@ -27,10 +26,6 @@ const PASSED_ON: [HeaderName; 3] = [
     header::ACCEPT,
     header::ACCEPT_ENCODING,
 ];
-
-fn invalid_header(name: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::InvalidHeaders, format!("{name}: {message}"))
-}
 
 /// The headers sent to the provider: the passed-on ones, then `Nango-Proxy-*` with the
 /// prefix stripped (they win over Ferry's defaults, such as the version header).
@@ -61,11 +56,7 @@ pub(super) async fn proxy(
 ) -> ApiResult<Response> {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let connection_id = ConnectionId::parse(&required_header(headers, "Connection-Id")?)
-        .map_err(|e| invalid_header("Connection-Id", e))?;
-    let provider_config_key =
-        IntegrationKey::parse(&required_header(headers, "Provider-Config-Key")?)
-            .map_err(|e| invalid_header("Provider-Config-Key", e))?;
+    let (provider_config_key, connection_id) = connection_headers(headers)?;
     let retries = match header(headers, "Retries")? {
         Some(v) => v
             .parse::<u32>()

@@ -5,15 +5,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use ferry_provider::{ActionError, SharedTransport};
+use ferry_provider::ActionError;
 use serde_json::{Value, json};
 
-use super::failed;
 use super::input::Input;
+use super::{Client, failed};
+use crate::NotionError;
 use crate::types::{Object, Page, PropertySchema, PropertyValue, plain_text};
-use crate::{Notion, NotionError};
-
-type Client<'a> = Notion<SharedTransport<'a>>;
 
 /// Where rows of a database are read and written.
 pub(crate) struct Table {

@@ -17,6 +17,9 @@ use crate::{ApiVersion, Notion, NotionError};
 
 use self::input::Input;
 
+/// The typed client an action drives.
+pub(crate) type Client<'a> = Notion<SharedTransport<'a>>;
+
 pub(crate) static CATALOGUE: ActionCatalogue = ActionCatalogue {
     actions: &ACTIONS,
     run,
@@ -151,7 +154,7 @@ pub(crate) fn user_json(user: &User) -> Value {
     })
 }
 
-async fn list_users(notion: &Notion<SharedTransport<'_>>) -> Result<Value, ActionError> {
+async fn list_users(notion: &Client<'_>) -> Result<Value, ActionError> {
     let users = notion.users().all().await.map_err(failed)?;
     Ok(json!({"users": users.iter().map(user_json).collect::<Vec<_>>()}))
 }

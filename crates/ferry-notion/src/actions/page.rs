@@ -1,16 +1,14 @@
 //! `fetch-rich-page` (a page as markdown) and `fetch-content-metadata` (what a URL points at).
 
-use ferry_provider::{ActionError, SharedTransport};
+use ferry_provider::ActionError;
 use serde_json::{Value, json};
 
-use super::failed;
 use super::input::{Input, invalid};
+use super::{Client, failed};
+use crate::checked_id;
 use crate::markdown::{MarkdownOptions, page_to_markdown};
 use crate::tree::{TreeLimits, fetch_tree};
 use crate::types::{Page, plain_text};
-use crate::{Notion, checked_id};
-
-type Client<'a> = Notion<SharedTransport<'a>>;
 
 /// The most blocks a page is read to, whatever the caller asks.
 const MAX_BLOCKS: u64 = 100_000;

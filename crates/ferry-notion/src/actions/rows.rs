@@ -4,16 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use ferry_provider::{ActionError, SharedTransport};
+use ferry_provider::ActionError;
 use serde_json::{Map, Value, json};
 
 use super::database::table;
-use super::failed;
 use super::input::{Input, invalid};
+use super::{Client, failed};
+use crate::checked_id;
 use crate::types::PropertySchema;
-use crate::{Notion, checked_id};
-
-type Client<'a> = Notion<SharedTransport<'a>>;
 
 /// Notion's limit on one text item's content.
 const TEXT_CHUNK: usize = 2000;
@@ -294,10 +292,7 @@ fn map_value(
                     return Err(invalid(at, format!("`{url}` is not an http(s) URL")));
                 }
                 let name = name.map(str::to_string).unwrap_or_else(|| {
-                    url.split(['?', '#'])
-                        .next()
-                        .and_then(|p| p.rsplit('/').next())
-                        .filter(|n| !n.is_empty())
+                    crate::markdown::file_name(url)
                         .unwrap_or("file")
                         .chars()
                         .take(100)

@@ -309,22 +309,26 @@ fn code_span(text: &str, style: InlineStyle) -> String {
     } else {
         text.replace('\n', " ")
     };
-    let mut longest = 0;
-    let mut current = 0;
+    let fence = "`".repeat(longest_run(&text, '`') + 1);
+    if text.starts_with('`') || text.ends_with('`') {
+        format!("{fence} {text} {fence}")
+    } else {
+        format!("{fence}{text}{fence}")
+    }
+}
+
+/// The longest run of `of` in `text`.
+pub(crate) fn longest_run(text: &str, of: char) -> usize {
+    let (mut longest, mut current) = (0, 0);
     for c in text.chars() {
-        if c == '`' {
+        if c == of {
             current += 1;
             longest = longest.max(current);
         } else {
             current = 0;
         }
     }
-    let fence = "`".repeat(longest + 1);
-    if text.starts_with('`') || text.ends_with('`') {
-        format!("{fence} {text} {fence}")
-    } else {
-        format!("{fence}{text}{fence}")
-    }
+    longest
 }
 
 fn is_punctuation(c: char) -> bool {
@@ -357,7 +361,6 @@ pub fn escape(text: &str, style: InlineStyle) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            '|' if style.in_table => out.push_str("\\|"),
             '|' => out.push_str("\\|"),
             '\n' if style.in_table => out.push_str("<br>"),
             '\n' => {

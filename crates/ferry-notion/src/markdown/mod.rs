@@ -209,7 +209,7 @@ impl Writer<'_, '_> {
                         .and_then(Value::as_str)
                         .unwrap_or(""),
                 );
-                let fence = "`".repeat(longest_run(&code, '`').max(2) + 1);
+                let fence = "`".repeat(inline::longest_run(&code, '`').max(2) + 1);
                 let mut out = format!("{fence}{language}\n{code}\n{fence}");
                 let caption = rich_text(rich(content, "caption"), self.inline());
                 if !caption.is_empty() {
@@ -503,19 +503,6 @@ fn indent_rest(text: &str, width: usize) -> String {
     text.replace('\n', &format!("\n{}", " ".repeat(width)))
 }
 
-fn longest_run(text: &str, of: char) -> usize {
-    let (mut longest, mut current) = (0, 0);
-    for c in text.chars() {
-        if c == of {
-            current += 1;
-            longest = longest.max(current);
-        } else {
-            current = 0;
-        }
-    }
-    longest
-}
-
 /// Notion's language names as the info strings GitHub highlights.
 fn code_language(language: &str) -> String {
     match language {
@@ -556,7 +543,8 @@ fn icon_text(icon: Option<&Value>) -> String {
     }
 }
 
-fn file_name(url: &str) -> Option<&str> {
+/// The last path segment of a URL, without its query or fragment.
+pub(crate) fn file_name(url: &str) -> Option<&str> {
     let path = url.split(['?', '#']).next()?;
     path.rsplit('/').next().filter(|name| !name.is_empty())
 }
