@@ -85,7 +85,7 @@ impl Actions {
         let provider = transport.provider();
         let Some(catalogue) = provider
             .actions
-            .filter(|c| c.actions.iter().any(|a| a.name == name))
+            .filter(|c| (c.actions)().iter().any(|a| a.name == name))
         else {
             let message = format!(
                 "{} has no action named `{name}`; GET /scripts/config lists the actions",
@@ -116,7 +116,7 @@ impl Actions {
 
 /// A provider's pre-built actions (none when it has no catalogue).
 pub fn of_provider(provider: &'static ProviderEntry) -> &'static [ActionSpec] {
-    provider.actions.map_or(&[], |c| c.actions)
+    provider.actions.map_or(&[], |c| (c.actions)())
 }
 
 fn engine_error(e: ActionError) -> EngineError {

@@ -193,15 +193,87 @@ impl Transport for SharedTransport<'_> {
 }
 
 /// A pre-built action as the catalogue (`GET /scripts/config`) shows it.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct ActionSpec {
     pub name: &'static str,
     pub description: &'static str,
     /// Where Nango's catalogue exposes it: method and path under `/v1`, when it does.
     pub endpoint: Option<(&'static str, &'static str)>,
-    /// JSON Schemas of the input and the output.
-    pub input: fn() -> Value,
+    pub input: InputSchema,
+    /// The output's JSON Schema.
     pub output: fn() -> Value,
+}
+
+/// What an action takes: a JSON Schema built by code, or a list of fields (for actions
+/// declared as data, whose runner checks the same list).
+#[derive(Debug, Clone, Copy)]
+pub enum InputSchema {
+    Built(fn() -> Value),
+    Fields(&'static [InputField]),
+}
+
+impl InputSchema {
+    /// The input as a JSON Schema object.
+    pub fn json(&self) -> Value {
+        match self {
+            InputSchema::Built(build) => build(),
+            InputSchema::Fields(fields) => {
+                let properties: serde_json::Map<String, Value> = fields
+                    .iter()
+                    .map(|f| {
+                        let mut schema = f.kind.json();
+                        schema["description"] = Value::String(f.description.to_string());
+                        (f.name.to_string(), schema)
+                    })
+                    .collect();
+                let required: Vec<&str> =
+                    fields.iter().filter(|f| f.required).map(|f| f.name).collect();
+                serde_json::json!({
+                    "type": "object",
+                    "required": required,
+                    "properties": properties,
+                    "additionalProperties": false,
+                })
+            }
+        }
+    }
+}
+
+/// One field of an action's input.
+#[derive(Debug, Clone, Copy)]
+pub struct InputField {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+    pub description: &'static str,
+}
+
+/// The kinds of value an input field takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A provider object's id.
+    Id,
+    /// A non-empty string.
+    Text,
+    /// A whole number in `min..=max`.
+    Integer { min: i64, max: i64 },
+    Boolean,
+    Object,
+    Array,
+}
+
+impl FieldKind {
+    fn json(self) -> Value {
+        match self {
+            FieldKind::Id | FieldKind::Text => serde_json::json!({"type": "string", "minLength": 1}),
+            FieldKind::Integer { min, max } => {
+                serde_json::json!({"type": "integer", "minimum": min, "maximum": max})
+            }
+            FieldKind::Boolean => serde_json::json!({"type": "boolean"}),
+            FieldKind::Object => serde_json::json!({"type": "object"}),
+            FieldKind::Array => serde_json::json!({"type": "array"}),
+        }
+    }
 }
 
 /// One run of an action.
@@ -243,6 +315,7 @@ pub type RunAction =
 /// A provider's pre-built actions.
 #[derive(Debug)]
 pub struct ActionCatalogue {
-    pub actions: &'static [ActionSpec],
+    /// Every action, in the order the catalogue lists them.
+    pub actions: fn() -> &'static [ActionSpec],
     pub run: RunAction,
 }

@@ -9,7 +9,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::{Backend, Harness, at_once};
 
-backend_tests!(actions_read_write_and_refuse, handbook_markdown_is_pinned);
+backend_tests!(
+    actions_read_write_and_refuse,
+    handbook_markdown_is_pinned,
+    declared_calls_reach_notion
+);
 
 const CONNECTION: &str = "acme";
 
@@ -598,4 +602,275 @@ fn mask_ids(text: &str) -> String {
         }
     }
     out
+}
+
+/// Runs a declared action and notes its name, so the test can show it ran every one.
+async fn declared(
+    h: &Harness,
+    ran: &std::sync::Mutex<std::collections::BTreeSet<String>>,
+    action: &str,
+    input: Value,
+) -> Value {
+    ran.lock().unwrap().insert(action.to_string());
+    ok(h, action, input).await
+}
+
+/// The actions declared as one Notion call each: every one runs against the emulator (the
+/// three the emulator does not serve reach it and come back as Notion's refusal), and the
+/// shared input checks refuse what each field's kind forbids, naming the field.
+async fn declared_calls_reach_notion(backend: Backend) {
+    let h = setup(backend).await;
+    let ran = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let ran = &ran;
+    let run = |action: &'static str, input: Value| {
+        let h = &h;
+        async move { declared(h, ran, action, input).await }
+    };
+
+    let bot = run("get-bot-user", json!({})).await;
+    assert_eq!(bot["type"], "bot");
+    let users = ok(&h, "list-users", json!({})).await;
+    let person = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["isBot"] == false)
+        .unwrap()["id"]
+        .clone();
+    for action in ["get-user", "retrieve-user"] {
+        assert_eq!(run(action, json!({"user_id": person})).await["id"], person);
+    }
+
+    // Search, whole and narrowed.
+    let all = run("search", json!({"query": "Tasks"})).await;
+    assert!(!all["results"].as_array().unwrap().is_empty());
+    let pages = run("search-pages", json!({"page_size": 5})).await;
+    assert!(
+        pages["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["object"] == "page")
+    );
+    let sources = run("search-databases", json!({})).await;
+    assert!(
+        sources["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["object"] == "data_source")
+    );
+
+    // Databases (2022-06-28, queried directly) and data sources.
+    let tasks = find(&h, "data_source", "Tasks").await;
+    let tasks_id = tasks["id"].clone();
+    let tasks_db = tasks["parent"]["database_id"].clone();
+    assert_eq!(
+        run("retrieve-database", json!({"database_id": tasks_db})).await["object"],
+        "database"
+    );
+    let first = run(
+        "query-database",
+        json!({"database_id": tasks_db, "page_size": 2}),
+    )
+    .await;
+    assert_eq!(first["results"].as_array().unwrap().len(), 2);
+    assert_eq!(first["has_more"], true);
+    let done = run(
+        "query-database-filtered",
+        json!({"database_id": tasks_db, "filter": {"property": "Done", "checkbox": {"equals": true}}}),
+    )
+    .await;
+    assert!(
+        done["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["properties"]["Done"]["checkbox"] == true)
+    );
+    let sorted = run(
+        "query-database-sorted",
+        json!({"database_id": tasks_db, "sorts": [{"property": "Estimate", "direction": "descending"}], "page_size": 3}),
+    )
+    .await;
+    assert_eq!(sorted["results"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        run("retrieve-data-source", json!({"data_source_id": tasks_id})).await["object"],
+        "data_source"
+    );
+    let rows = run(
+        "query-data-source",
+        json!({"data_source_id": tasks_id, "page_size": "3"}),
+    )
+    .await;
+    assert_eq!(rows["results"].as_array().unwrap().len(), 3);
+    let templates = run(
+        "list-data-source-templates",
+        json!({"data_source_id": tasks_id}),
+    )
+    .await;
+    assert!(templates["templates"].is_array() || templates["results"].is_array());
+
+    // A page's life: create, read, change, fill, comment, trash, restore, move.
+    let handbook = find(&h, "page", "Acme Handbook").await;
+    let page = run(
+        "create-page",
+        json!({"parent": {"page_id": handbook["id"]}, "properties": {"title": {"title": [{"text": {"content": "Declared"}}]}}}),
+    )
+    .await;
+    let page_id = page["id"].clone();
+    assert_eq!(
+        run("retrieve-page", json!({"page_id": page_id})).await["id"],
+        page_id
+    );
+    let updated = run(
+        "update-page",
+        json!({"page_id": page_id, "icon": {"type": "emoji", "emoji": "⛴"}}),
+    )
+    .await;
+    assert_eq!(updated["icon"]["emoji"], "⛴");
+    for action in ["retrieve-page-property", "get-page-property-item"] {
+        let title = run(action, json!({"page_id": page_id, "property_id": "title"})).await;
+        assert_eq!(title["results"][0]["title"]["plain_text"], "Declared");
+    }
+    let appended = run(
+        "append-block-children",
+        json!({"block_id": page_id, "children": [
+            {"paragraph": {"rich_text": [{"text": {"content": "one"}}]}},
+            {"paragraph": {"rich_text": [{"text": {"content": "two"}}]}},
+        ]}),
+    )
+    .await;
+    let block_id = appended["results"][0]["id"].clone();
+    assert_eq!(
+        run("retrieve-block", json!({"block_id": block_id})).await["type"],
+        "paragraph"
+    );
+    for action in ["retrieve-block-children", "list-block-children"] {
+        let children = run(action, json!({"block_id": page_id, "page_size": 1})).await;
+        assert_eq!(children["results"].as_array().unwrap().len(), 1);
+        assert_eq!(children["has_more"], true);
+    }
+    let changed = run(
+        "update-block",
+        json!({"block_id": block_id, "block": {"paragraph": {"rich_text": [{"text": {"content": "uno"}}]}}}),
+    )
+    .await;
+    assert_eq!(changed["paragraph"]["rich_text"][0]["plain_text"], "uno");
+    assert_eq!(
+        run("delete-block", json!({"block_id": block_id})).await["in_trash"],
+        true
+    );
+    run(
+        "create-comment",
+        json!({"parent": {"page_id": page_id}, "rich_text": [{"text": {"content": "Looks right"}}]}),
+    )
+    .await;
+    let comments = run("list-comments", json!({"block_id": page_id})).await;
+    assert_eq!(comments["results"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        run("archive-page", json!({"page_id": page_id})).await["in_trash"],
+        true
+    );
+    assert_eq!(
+        run("restore-page", json!({"page_id": page_id})).await["in_trash"],
+        false
+    );
+    let sibling = run(
+        "create-page",
+        json!({"parent": {"page_id": handbook["id"]}, "properties": {"title": {"title": [{"text": {"content": "Sibling"}}]}}}),
+    )
+    .await;
+    let moved = run(
+        "move-page",
+        json!({"page_id": page_id, "parent": {"type": "page_id", "page_id": sibling["id"]}}),
+    )
+    .await;
+    assert_eq!(moved["parent"]["page_id"], sibling["id"]);
+
+    // A database made, renamed, and given a second data source.
+    let database = run(
+        "create-database",
+        json!({"parent": {"page_id": page_id}, "title": [{"text": {"content": "Made"}}],
+               "initial_data_source": {"properties": {"Name": {"title": {}}}}}),
+    )
+    .await;
+    let renamed = run(
+        "update-database",
+        json!({"database_id": database["id"], "title": [{"text": {"content": "Renamed"}}]}),
+    )
+    .await;
+    assert_eq!(renamed["title"][0]["plain_text"], "Renamed");
+    let source = run(
+        "create-data-source",
+        json!({"parent": {"type": "database_id", "database_id": database["id"]}, "properties": {"Title": {"title": {}}}}),
+    )
+    .await;
+    let source = run(
+        "update-data-source",
+        json!({"data_source_id": source["id"], "title": [{"text": {"content": "Second"}}]}),
+    )
+    .await;
+    assert_eq!(source["title"][0]["plain_text"], "Second");
+
+    // Endpoints the emulator does not serve yet: the call is made, and Notion's refusal comes
+    // back with its status and code.
+    for (action, input) in [
+        ("get-page-as-markdown", json!({"page_id": page_id})),
+        (
+            "update-page-markdown",
+            json!({"page_id": page_id, "type": "insert_content", "insert_content": {"content": "x"}}),
+        ),
+        (
+            "retrieve-comment",
+            json!({"comment_id": comments["results"][0]["id"]}),
+        ),
+    ] {
+        ran.lock().unwrap().insert(action.to_string());
+        let (status, body) = trigger(&h, action, input).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (502, Some("provider_error")), "{action}: {body}");
+        assert_eq!(body["error"]["payload"]["code"], "invalid_request_url", "{body}");
+    }
+
+    // Every declared action ran.
+    let config = h.ok(Method::GET, "/scripts/config", None).await;
+    let handwritten = ["fetch-database", "create-database-row", "fetch-rich-page", "list-users", "fetch-content-metadata"];
+    let declared: std::collections::BTreeSet<String> = config[0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .filter(|n| !handwritten.contains(&n.as_str()))
+        .collect();
+    assert_eq!(*ran.lock().unwrap(), declared);
+
+    // The field checks every declared action shares, each naming its field.
+    for (action, input, field, says) in [
+        ("retrieve-page", json!({}), "page_id", "is required"),
+        ("retrieve-page", json!({"page_id": "nope"}), "page_id", "is not a Notion id"),
+        ("retrieve-page", json!({"page_id": page_id, "extra": 1}), "extra", "is not an input"),
+        ("list-block-children", json!({"block_id": page_id, "page_size": 500}), "page_size", "from 1 to 100"),
+        ("list-block-children", json!({"block_id": page_id, "page_size": "ten"}), "page_size", "from 1 to 100"),
+        ("append-block-children", json!({"block_id": page_id, "children": {}}), "children", "must be an array"),
+        ("create-page", json!({"parent": "root"}), "parent", "must be an object"),
+        ("update-page", json!({"page_id": page_id, "in_trash": "yes"}), "in_trash", "true or false"),
+        ("search", json!({"query": ""}), "query", "must not be empty"),
+        ("retrieve-page-property", json!({"page_id": page_id, "property_id": "../users"}), "property_id", "as Notion gives it"),
+    ] {
+        let (status, body) = trigger(&h, action, input.clone()).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_action_input")), "{action} {input}: {body}");
+        assert_eq!(body["error"]["payload"]["field"], field, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message} should say {says}");
+    }
+    // Notion's own refusal keeps its status, code and message.
+    let (status, body) = trigger(
+        &h,
+        "retrieve-page",
+        json!({"page_id": "00000000000000000000000000000000"}),
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["payload"]["status"], 404);
+    assert_eq!(body["error"]["payload"]["code"], "object_not_found");
 }

@@ -135,7 +135,7 @@ pub(super) async fn scripts_config(
                     "providerConfigKey": integration.unique_key.as_str(),
                     "provider": integration.provider.name,
                     "syncs": [],
-                    "actions": actions.iter().map(|a| { let (input, output) = ((a.input)(), (a.output)()); json!({
+                    "actions": actions.iter().map(|a| { let (input, output) = (a.input.json(), (a.output)()); json!({
                         "name": a.name,
                         "type": "action",
                         "description": a.description,
@@ -159,7 +159,7 @@ pub(super) async fn scripts_config(
                     functions.push(json!({
                         "name": a.name,
                         "description": a.description,
-                        "parameters": (a.input)(),
+                        "parameters": a.input.json(),
                     }));
                 }
             }

@@ -2,13 +2,15 @@
 //! and the code that runs it over a connection's transport. Inputs are checked here, before any
 //! call, and a wrong one names its field.
 
+mod calls;
 mod database;
 mod input;
 mod page;
 mod rows;
 
 use ferry_provider::{
-    ActionCall, ActionCatalogue, ActionError, ActionSpec, BoxFuture, DynTransport, SharedTransport,
+    ActionCall, ActionCatalogue, ActionError, ActionSpec, BoxFuture, DynTransport, InputSchema,
+    SharedTransport,
 };
 use serde_json::{Value, json};
 
@@ -21,44 +23,56 @@ use self::input::Input;
 pub(crate) type Client<'a> = Notion<SharedTransport<'a>>;
 
 pub(crate) static CATALOGUE: ActionCatalogue = ActionCatalogue {
-    actions: &ACTIONS,
+    actions: all_actions,
     run,
 };
+
+/// The actions with code of their own, then those declared as one call each.
+fn all_actions() -> &'static [ActionSpec] {
+    static ALL: std::sync::LazyLock<Vec<ActionSpec>> = std::sync::LazyLock::new(|| {
+        ACTIONS
+            .iter()
+            .copied()
+            .chain(calls::CALLS.iter().map(|c| c.spec))
+            .collect()
+    });
+    &ALL
+}
 
 static ACTIONS: [ActionSpec; 5] = [
     ActionSpec {
         name: "fetch-database",
         description: "A database (or data source) with every row: properties complete past Notion's 25-item cut, and past the 10,000-row query cap.",
         endpoint: Some(("GET", "/databases/single")),
-        input: database::fetch_input,
+        input: InputSchema::Built(database::fetch_input),
         output: database::fetch_output,
     },
     ActionSpec {
         name: "create-database-row",
         description: "Adds a row to a database, mapping plain values onto its schema; property names match case-insensitively, and a wrong value is refused with its property named.",
         endpoint: Some(("POST", "/databases/row")),
-        input: rows::create_input,
+        input: InputSchema::Built(rows::create_input),
         output: rows::create_output,
     },
     ActionSpec {
         name: "fetch-rich-page",
         description: "A page as GitHub-flavoured markdown with its metadata, optionally with its properties as YAML front matter.",
         endpoint: Some(("GET", "/pages/single")),
-        input: page::rich_page_input,
+        input: InputSchema::Built(page::rich_page_input),
         output: page::rich_page_output,
     },
     ActionSpec {
         name: "list-users",
         description: "Every user of the workspace: people and bots.",
         endpoint: Some(("GET", "/users")),
-        input: list_users_input,
+        input: InputSchema::Built(list_users_input),
         output: list_users_output,
     },
     ActionSpec {
         name: "fetch-content-metadata",
         description: "What a Notion URL or id points at: a page, a database or a data source, with its title, parent and last edit.",
         endpoint: Some(("GET", "/contents/single")),
-        input: page::content_metadata_input,
+        input: InputSchema::Built(page::content_metadata_input),
         output: page::content_metadata_output,
     },
 ];
@@ -80,7 +94,10 @@ fn run<'a>(
             "fetch-rich-page" => page::rich_page(&notion, &input).await,
             "list-users" => list_users(&notion).await,
             "fetch-content-metadata" => page::content_metadata(&notion, &input).await,
-            other => Err(ActionError::Unknown(other.to_string())),
+            other => match calls::find(other) {
+                Some(call) => calls::run(&notion, call, &input).await,
+                None => Err(ActionError::Unknown(other.to_string())),
+            },
         }
     })
 }
@@ -167,9 +184,9 @@ mod tests {
     #[test]
     fn the_catalogue_is_well_formed() {
         let mut names = std::collections::HashSet::new();
-        for spec in CATALOGUE.actions {
+        for spec in (CATALOGUE.actions)() {
             assert!(names.insert(spec.name), "{} twice", spec.name);
-            for schema in [(spec.input)(), (spec.output)()] {
+            for schema in [spec.input.json(), (spec.output)()] {
                 assert_eq!(schema["type"], "object", "{}", spec.name);
                 assert!(schema["properties"].is_object(), "{}", spec.name);
             }
