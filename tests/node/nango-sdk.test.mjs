@@ -21,6 +21,19 @@ after(async () => {
   await emu?.stop();
 });
 
+// Polls an async action as an app would: 404 until it ends, then its output or its error.
+async function pollAsync(props) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      return await nango.getAsyncActionResult(props);
+    } catch (error) {
+      if (error.response?.status !== 404) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`async action ${JSON.stringify(props)} did not end in 10 s`);
+}
+
 // The browser's part of OAuth: Ferry's connect URL → Notion's consent → Ferry's callback.
 async function authorize(sessionToken) {
   const start = await fetch(`${ferry.base}/oauth/connect/notion?connect_session_token=${sessionToken}`, { redirect: "manual" });
@@ -124,6 +137,34 @@ test("integrations, connect sessions, connections, metadata and the proxy throug
   });
   const scripts = await nango.getScriptsConfig();
   assert.ok(scripts[0].actions.some((a) => a.name === "fetch-rich-page"));
+
+  // Actions declared as one Notion call each, through the same SDK method.
+  const bot = await nango.triggerAction("notion", connectionId, "get-bot-user", {});
+  assert.equal(bot.type, "bot");
+  assert.equal((await nango.triggerAction("notion", connectionId, "retrieve-page", { page_id: row.id })).id, row.id);
+  const pages = await nango.triggerAction("notion", connectionId, "search-pages", { page_size: 5 });
+  assert.ok(pages.results.every((r) => r.object === "page"));
+  const added = await nango.triggerAction("notion", connectionId, "append-block-children", { block_id: row.id, children: [{ paragraph: { rich_text: [{ text: { content: "Added" } }] } }] });
+  const children = await nango.triggerAction("notion", connectionId, "list-block-children", { block_id: row.id });
+  assert.ok(children.results.some((b) => b.id === added.results[0].id));
+  await nango.triggerAction("notion", connectionId, "create-comment", { parent: { page_id: row.id }, rich_text: [{ text: { content: "From the SDK" } }] });
+  assert.equal((await nango.triggerAction("notion", connectionId, "list-comments", { block_id: row.id })).results.length, 1);
+  assert.equal((await nango.triggerAction("notion", connectionId, "archive-page", { page_id: row.id })).in_trash, true);
+  assert.equal((await nango.triggerAction("notion", connectionId, "restore-page", { page_id: row.id })).in_trash, false);
+  assert.equal((await nango.triggerAction("notion", connectionId, "query-data-source", { data_source_id: tasks.id, page_size: 2 })).results.length, 2);
+
+  // Asynchronous: queued, run by Ferry's workers, polled by id or by status URL.
+  const queued = await nango.triggerActionAsync("notion", connectionId, "list-users", {});
+  assert.equal(queued.statusUrl, `/action/${queued.id}`);
+  const everyone = await pollAsync({ id: queued.id });
+  assert.equal(everyone.users.length, 4);
+  assert.deepEqual(await nango.getAsyncActionResult({ statusUrl: queued.statusUrl }), everyone);
+  const failing = await nango.triggerActionAsync("notion", connectionId, "retrieve-page", { page_id: "00000000000000000000000000000000" });
+  await assert.rejects(pollAsync({ id: failing.id }), (error) => {
+    assert.equal(error.response.status, 502);
+    assert.equal(error.response.data.error.payload.code, "object_not_found");
+    return true;
+  });
 
   await nango.deleteConnection("notion", connectionId);
   await assert.rejects(nango.getConnection("notion", connectionId), (error) => error.response.status === 404);

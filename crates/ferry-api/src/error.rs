@@ -39,13 +39,15 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | UnknownEnvironment
         | UnknownApiKey
         | UnknownLog
-        | UnknownAction => StatusCode::NOT_FOUND,
+        | UnknownAction
+        | NotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         DuplicateIntegration | DuplicateEnvironment => StatusCode::CONFLICT,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ProxyUpstreamUnreachable | TokenRequestFailed | ConnectionRefreshFailed | ProviderError => {
             StatusCode::BAD_GATEWAY
         }
+        ActionInterrupted => StatusCode::SERVICE_UNAVAILABLE,
         InternalError => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

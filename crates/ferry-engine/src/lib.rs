@@ -1,7 +1,7 @@
 //! Ferry's domain and work, as services: [`Environments`] (keys, environments, variables),
 //! [`Integrations`], [`Connections`] and [`Connect`] (connect sessions and OAuth), the
 //! [`ProviderClient`] (the one road to a provider: pace, send, classify, retry or refresh,
-//! record), the [`Proxy`] on top of it, and [`Logs`].
+//! record), the [`Proxy`] on top of it, [`Actions`] and [`AsyncActions`], and [`Logs`].
 //!
 //! The engine knows nothing of HTTP status codes or Ferry's wire shapes (that is
 //! `ferry-api`): its errors carry an [`ErrorCode`], and its types are its own, never store
@@ -9,6 +9,7 @@
 //! database: storage is a port ([`storage`]) that `ferry-store` implements.
 
 pub mod actions;
+pub mod async_actions;
 mod cache;
 mod catalogue;
 pub mod client;
@@ -36,6 +37,7 @@ use crate::storage::{CachedRowChange, ChangeFeed};
 pub use crate::crypto::Cipher;
 
 pub use crate::actions::Actions;
+pub use crate::async_actions::AsyncActions;
 pub use crate::client::ProviderClient;
 pub use crate::connections::Connections;
 pub use crate::environments::{Environments, GeneratedKeys};
@@ -88,6 +90,7 @@ struct Services {
     client: ProviderClient,
     proxy: Proxy,
     actions: Actions,
+    async_actions: AsyncActions,
     logs: Logs,
 }
 
@@ -142,6 +145,7 @@ impl Engine {
         );
         let proxy = Proxy::new(client.clone(), logs.clone(), settings.clone());
         let actions = Actions::new(client.clone(), integrations.clone());
+        let async_actions = AsyncActions::new(store.clone(), actions.clone(), settings.clone());
         let generated = environments.ensure_configured_keys().await?;
         let engine = Engine {
             inner: Arc::new(Services {
@@ -154,6 +158,7 @@ impl Engine {
                 client,
                 proxy,
                 actions,
+                async_actions,
                 logs,
             }),
         };
@@ -183,6 +188,9 @@ impl Engine {
     }
     pub fn actions(&self) -> &Actions {
         &self.inner.actions
+    }
+    pub fn async_actions(&self) -> &AsyncActions {
+        &self.inner.async_actions
     }
     pub fn logs(&self) -> &Logs {
         &self.inner.logs

@@ -201,6 +201,31 @@ pub struct OperationRecord {
     pub ended_at: Option<String>,
 }
 
+/// An asynchronous action run: its request, its state and, once ended, its result.
+#[derive(Debug, Clone, Default)]
+pub struct AsyncActionRecord {
+    /// A UUID, which the caller polls with.
+    pub id: String,
+    pub environment_id: String,
+    pub integration_key: String,
+    pub connection_id: String,
+    pub action_name: String,
+    /// The input, as JSON text.
+    pub input: String,
+    /// `pending`, `running`, `success` or `failed`.
+    pub status: String,
+    /// Attempts started so far.
+    pub attempts: i64,
+    /// Further attempts allowed after a failure worth retrying.
+    pub max_retries: i64,
+    /// JSON text: the output on success, `{code, message, payload}` on failure.
+    pub result: Option<String>,
+    /// Pending: when it is due. Running: when its lease ends.
+    pub run_after: String,
+    pub created_at: String,
+    pub ended_at: Option<String>,
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct OperationFilter {
     pub connection_id: Option<String>,
@@ -305,6 +330,11 @@ pub trait Storage: Send + Sync + 'static {
         environment_id: &str,
         id: &str,
     ) -> StorageResult<Option<OperationRecord>>;
+    async fn async_action(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> StorageResult<Option<AsyncActionRecord>>;
     /// Newest first.
     async fn list_operations(
         &self,
@@ -421,4 +451,24 @@ pub trait StorageTx: Send {
     async fn prune_operations(&mut self, cutoff: &str) -> StorageResult<u64>;
     /// Deletes what the change feed no longer needs; returns how many rows.
     async fn prune_changes(&mut self) -> StorageResult<u64>;
+
+    async fn insert_async_action(&mut self, run: &AsyncActionRecord) -> StorageResult<()>;
+    /// Takes the run due first (pending and due at `now`, or running with its lease over):
+    /// marks it running until `lease_until` and counts the attempt. Returns it as it was.
+    /// Two processes never take the same run at once.
+    async fn claim_async_action(
+        &mut self,
+        now: &str,
+        lease_until: &str,
+    ) -> StorageResult<Option<AsyncActionRecord>>;
+    /// Writes `update`'s status, result, due time, end and attempts over the run, if attempt
+    /// `attempt` still holds it. False when a later attempt took it over.
+    async fn finish_async_action(
+        &mut self,
+        id: &str,
+        attempt: i64,
+        update: &AsyncActionRecord,
+    ) -> StorageResult<bool>;
+    /// Deletes the results of runs that ended before `cutoff`; returns how many.
+    async fn prune_async_actions(&mut self, cutoff: &str) -> StorageResult<u64>;
 }

@@ -226,8 +226,11 @@ impl InputSchema {
                         (f.name.to_string(), schema)
                     })
                     .collect();
-                let required: Vec<&str> =
-                    fields.iter().filter(|f| f.required).map(|f| f.name).collect();
+                let required: Vec<&str> = fields
+                    .iter()
+                    .filter(|f| f.required)
+                    .map(|f| f.name)
+                    .collect();
                 serde_json::json!({
                     "type": "object",
                     "required": required,
@@ -256,7 +259,10 @@ pub enum FieldKind {
     /// A non-empty string.
     Text,
     /// A whole number in `min..=max`.
-    Integer { min: i64, max: i64 },
+    Integer {
+        min: i64,
+        max: i64,
+    },
     Boolean,
     Object,
     Array,
@@ -265,7 +271,9 @@ pub enum FieldKind {
 impl FieldKind {
     fn json(self) -> Value {
         match self {
-            FieldKind::Id | FieldKind::Text => serde_json::json!({"type": "string", "minLength": 1}),
+            FieldKind::Id | FieldKind::Text => {
+                serde_json::json!({"type": "string", "minLength": 1})
+            }
             FieldKind::Integer { min, max } => {
                 serde_json::json!({"type": "integer", "minimum": min, "maximum": max})
             }

@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use ferry_engine::storage::{
-    ApiKeyRecord, ChangeFeed, ConnectSessionRecord, ConnectionChanges, ConnectionFilter,
-    ConnectionRecord, EnvironmentRecord, IntegrationRecord, NewConnection, OAuthSessionRecord,
-    OperationFilter, OperationRecord, Storage, StorageError, StorageResult, StorageTx,
+    ApiKeyRecord, AsyncActionRecord, ChangeFeed, ConnectSessionRecord, ConnectionChanges,
+    ConnectionFilter, ConnectionRecord, EnvironmentRecord, IntegrationRecord, NewConnection,
+    OAuthSessionRecord, OperationFilter, OperationRecord, Storage, StorageError, StorageResult,
+    StorageTx,
 };
 use serde_json::Value;
 
@@ -102,6 +103,13 @@ impl Storage for Store {
         id: &str,
     ) -> StorageResult<Option<OperationRecord>> {
         Ok(Store::operation(self, environment_id, id).await?)
+    }
+    async fn async_action(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> StorageResult<Option<AsyncActionRecord>> {
+        Ok(Store::async_action(self, environment_id, id).await?)
     }
     async fn list_operations(
         &self,
@@ -260,5 +268,26 @@ impl StorageTx for Tx {
     }
     async fn prune_operations(&mut self, cutoff: &str) -> StorageResult<u64> {
         Ok(Tx::prune_operations(self, cutoff).await?)
+    }
+    async fn insert_async_action(&mut self, run: &AsyncActionRecord) -> StorageResult<()> {
+        Ok(Tx::insert_async_action(self, run).await?)
+    }
+    async fn claim_async_action(
+        &mut self,
+        now: &str,
+        lease_until: &str,
+    ) -> StorageResult<Option<AsyncActionRecord>> {
+        Ok(Tx::claim_async_action(self, now, lease_until).await?)
+    }
+    async fn finish_async_action(
+        &mut self,
+        id: &str,
+        attempt: i64,
+        update: &AsyncActionRecord,
+    ) -> StorageResult<bool> {
+        Ok(Tx::finish_async_action(self, id, attempt, update).await?)
+    }
+    async fn prune_async_actions(&mut self, cutoff: &str) -> StorageResult<u64> {
+        Ok(Tx::prune_async_actions(self, cutoff).await?)
     }
 }

@@ -163,6 +163,7 @@ impl Tx {
             "DELETE FROM oauth_sessions WHERE environment_id = ?",
             "DELETE FROM connect_sessions WHERE environment_id = ?",
             "DELETE FROM operations WHERE environment_id = ?",
+            "DELETE FROM async_actions WHERE environment_id = ?",
             "DELETE FROM connections WHERE environment_id = ?",
             "DELETE FROM integrations WHERE environment_id = ?",
             "DELETE FROM api_keys WHERE environment_id = ?",

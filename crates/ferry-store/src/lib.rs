@@ -9,6 +9,7 @@
 //! (`ferry_engine::storage`); secrets reach it already sealed by the engine.
 
 mod adapter;
+pub mod async_actions;
 mod backfill;
 mod changes;
 pub mod connections;
@@ -238,6 +239,10 @@ impl Tx {
 
     pub(crate) fn sql(&self, text: &str) -> sqlx::AssertSqlSafe<String> {
         sql_for(self.backend, text)
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {

@@ -221,6 +221,27 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
             tracing::info!("change watcher stopped: Ferry is stopping");
         })
     };
+    // Async actions: a few runs at once, each worker taking the next due run.
+    let runners = (0..ASYNC_ACTION_WORKERS).map(|_| {
+        let engine = engine.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                match engine.async_actions().run_next_unless(stop.cancelled()).await {
+                    Ok(true) if !stop.is_cancelled() => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e.chain(), "running an async action failed; trying again in a second"),
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = engine.async_actions().queued() => {}
+                    // Runs queued by other processes, and retries that come due.
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        })
+    });
+    let mut loops: Vec<_> = runners.collect();
     let housekeeping = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(600));
         loop {
@@ -231,11 +252,18 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
             if let Err(e) = engine.logs().prune_now().await {
                 tracing::error!(error = %e.chain(), "pruning old logs and sessions failed; trying again later");
             }
+            if let Err(e) = engine.async_actions().prune_now().await {
+                tracing::error!(error = %e.chain(), "pruning old async action results failed; trying again later");
+            }
         }
         tracing::info!("housekeeping stopped: Ferry is stopping");
     });
-    vec![writer, watcher, housekeeping]
+    loops.extend([writer, watcher, housekeeping]);
+    loops
 }
+
+/// Async action runs one process works on at once.
+const ASYNC_ACTION_WORKERS: usize = 4;
 
 /// Re-seals every stored secret under a new key in one unit of work.
 pub async fn rotate_key(config: Option<&Path>, new_key: Option<String>) -> anyhow::Result<()> {

@@ -1,10 +1,13 @@
-//! Actions: `POST /action/trigger` (Nango's body and headers), the same actions at the paths
+//! Actions: `POST /action/trigger` (Nango's body and headers; `X-Async: true` queues the run
+//! and `GET /action/:id` gives its result), the same actions at the paths
 //! of Nango's catalogue under `/v1`, and `GET /scripts/config`, which lists what every
 //! integration of the environment offers.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ferry_engine::async_actions::AsyncOutcome;
 use ferry_engine::ids::{ConnectionId, IntegrationKey};
 use ferry_engine::{Engine, ErrorCode};
 use serde::Deserialize;
@@ -14,26 +17,24 @@ use crate::auth::Env;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, QueryParams, connection_headers, header, invalid_header, parse_json};
 
-/// The connection the headers name.
-fn target(headers: &HeaderMap) -> ApiResult<(IntegrationKey, ConnectionId)> {
+/// The connection the headers name, whether the caller asked for an asynchronous run
+/// (`X-Async: true`), and how many retries it allows (`X-Max-Retries`, 0–5, for async runs).
+fn target(headers: &HeaderMap) -> ApiResult<(IntegrationKey, ConnectionId, bool, u8)> {
     let (key, connection) = connection_headers(headers)?;
-    if let Some(retries) = header(headers, "X-Max-Retries")?
-        && !retries.parse::<u8>().is_ok_and(|r| r <= 5)
-    {
-        return Err(invalid_header(
-            "X-Max-Retries",
-            "must be a whole number from 0 to 5",
-        ));
-    }
-    if let Some(mode) = header(headers, "X-Async")?
-        && mode != "false"
-    {
-        return Err(invalid_header(
-            "X-Async",
-            "asynchronous actions are not supported by this Ferry yet; call without X-Async to get the output in the answer",
-        ));
-    }
-    Ok((key, connection))
+    let retries = match header(headers, "X-Max-Retries")? {
+        None => 0,
+        Some(text) => text
+            .parse::<u8>()
+            .ok()
+            .filter(|r| *r <= ferry_engine::async_actions::MAX_RETRIES)
+            .ok_or_else(|| invalid_header("X-Max-Retries", "must be a whole number from 0 to 5"))?,
+    };
+    let asynchronous = match header(headers, "X-Async")?.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(invalid_header("X-Async", "must be true or false")),
+    };
+    Ok((key, connection, asynchronous, retries))
 }
 
 #[derive(Deserialize)]
@@ -44,24 +45,76 @@ pub(super) struct TriggerBody {
     input: Value,
 }
 
+/// `POST /action/trigger`: the output at once, or with `X-Async: true` `202` and where to
+/// poll for it.
 pub(super) async fn trigger(
     State(engine): State<Engine>,
     Env(env): Env,
     headers: HeaderMap,
     Json(body): Json<TriggerBody>,
 ) -> ApiResult<Response> {
-    let (key, connection) = target(&headers)?;
+    let (key, connection, asynchronous, retries) = target(&headers)?;
     if body.action_name.is_empty() || body.action_name.len() > 255 {
         return Err(ApiError::new(
             ErrorCode::InvalidBody,
             "action_name: must be 1 to 255 characters",
         ));
     }
+    if asynchronous {
+        let id = engine
+            .async_actions()
+            .enqueue(
+                &env.id,
+                &key,
+                &connection,
+                &body.action_name,
+                body.input,
+                retries,
+            )
+            .await?;
+        let status_url = format!("/action/{id}");
+        let location = HeaderValue::from_str(&status_url).expect("a UUID path is a header value");
+        return Ok((
+            StatusCode::ACCEPTED,
+            [(LOCATION, location)],
+            axum::Json(json!({"id": id, "statusUrl": status_url})),
+        )
+            .into_response());
+    }
     let output = engine
         .actions()
         .trigger(&env.id, &key, &connection, &body.action_name, body.input)
         .await?;
     Ok(axum::Json(output).into_response())
+}
+
+/// `GET /action/{id}`: an asynchronous run's output once it succeeded, its error once it
+/// failed, and (as Nango answers) `404 not_found` until it ends.
+pub(super) async fn async_result(
+    State(engine): State<Engine>,
+    Env(env): Env,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::InvalidUriParams,
+                "id: must be the id POST /action/trigger gave (a UUID)",
+            )
+        })?
+        .to_string();
+    match engine.async_actions().outcome(&env.id, &id).await? {
+        Some(AsyncOutcome::Done(output)) => Ok(axum::Json(output).into_response()),
+        Some(AsyncOutcome::Failed(error)) => Err(ApiError(error)),
+        Some(AsyncOutcome::Waiting) => Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("Action '{id}' has not ended yet; poll again"),
+        )),
+        None => Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("No action '{id}' found"),
+        )),
+    }
 }
 
 /// `GET|POST /v1/<path>`: the action whose catalogue endpoint this is. A GET takes its input
@@ -75,7 +128,13 @@ pub(super) async fn by_endpoint(
     RawQuery(query): RawQuery,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let (key, connection) = target(&headers)?;
+    let (key, connection, asynchronous, _) = target(&headers)?;
+    if asynchronous {
+        return Err(invalid_header(
+            "X-Async",
+            "the /v1 paths answer synchronously; use POST /action/trigger for an asynchronous run",
+        ));
+    }
     let path = format!("/{path}");
     let action = engine
         .actions()

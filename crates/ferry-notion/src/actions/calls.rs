@@ -103,7 +103,10 @@ const COVER: InputField = object("cover", false, "A file object.");
 const TITLE: InputField = array("title", false, "Rich text.");
 const FILTER: InputField = object("filter", false, "Notion's filter object.");
 const SORTS: InputField = array("sorts", false, "Notion's sort objects.");
-const IN_TRASH: InputField = flag("in_trash", "Moves to the trash (true) or out of it (false).");
+const IN_TRASH: InputField = flag(
+    "in_trash",
+    "Moves to the trash (true) or out of it (false).",
+);
 
 const PAGE_UPDATE: &[InputField] = &[
     PAGE_ID,
@@ -263,8 +266,8 @@ const fn check(call: &Call) {
         InputSchema::Built(_) => panic!("a declared call lists its fields"),
     };
     let path = call.path.as_bytes();
-    let has_body = !bytes_eq(call.method.as_bytes(), b"GET")
-        && !bytes_eq(call.method.as_bytes(), b"DELETE");
+    let has_body =
+        !bytes_eq(call.method.as_bytes(), b"GET") && !bytes_eq(call.method.as_bytes(), b"DELETE");
     let mut i = 0;
     while i < path.len() {
         if path[i] == b'{' {
@@ -311,7 +314,10 @@ const fn check(call: &Call) {
     }
     if let Some(from) = call.body_from {
         assert!(has_body, "body_from on a call without a body");
-        assert!(find_field(fields, from.as_bytes()).is_some(), "body_from is not a field");
+        assert!(
+            find_field(fields, from.as_bytes()).is_some(),
+            "body_from is not a field"
+        );
     }
     assert!(
         call.fixed.is_empty() || has_body,
@@ -526,7 +532,10 @@ fn block_object() -> Value {
 }
 
 fn database_object() -> Value {
-    notion_object("database", "Notion's database object, as Notion returns it.")
+    notion_object(
+        "database",
+        "Notion's database object, as Notion returns it.",
+    )
 }
 
 fn data_source_object() -> Value {
