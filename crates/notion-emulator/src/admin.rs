@@ -428,7 +428,10 @@ async fn request_counts(State(emulator): Shared) -> Response {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let total: u64 = counts.values().sum();
-    json_response(&json!({"total": total, "routes": counts}))
+    let rate_limited = emulator
+        .rate_limited
+        .load(std::sync::atomic::Ordering::Relaxed);
+    json_response(&json!({"total": total, "rate_limited": rate_limited, "routes": counts}))
 }
 
 async fn reset_counts(State(emulator): Shared) -> Response {
@@ -437,6 +440,9 @@ async fn reset_counts(State(emulator): Shared) -> Response {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clear();
+    emulator
+        .rate_limited
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     json_response(&json!({"ok": true}))
 }
 

@@ -315,6 +315,9 @@ pub(crate) async fn authenticate(
         }
     };
     if let Err(wait) = emulator.limiter.acquire(&token, emulator.settings().limits) {
+        emulator
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return NotionError::rate_limited(wait).into_response();
     }
     request.extensions_mut().insert(caller);

@@ -87,6 +87,8 @@ pub struct Emulator {
     pub limiter: ratelimit::RateLimiter,
     pub faults: faults::Faults,
     pub counts: Mutex<BTreeMap<String, u64>>,
+    /// Requests refused with 429 by the rate limiter (injected faults not counted).
+    pub rate_limited: std::sync::atomic::AtomicU64,
     pub webhooks: webhooks::Webhooks,
     pub base_url: String,
 }
@@ -108,6 +110,7 @@ impl Emulator {
             limiter: ratelimit::RateLimiter::default(),
             faults: faults::Faults::default(),
             counts: Mutex::new(BTreeMap::new()),
+            rate_limited: Default::default(),
             webhooks: webhooks::Webhooks::default(),
             base_url,
         }))
