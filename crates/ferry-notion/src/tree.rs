@@ -1,10 +1,11 @@
 //! Fetching a page's block tree: every block with children is listed as soon as it is known,
 //! several lists at once, so the pacer's budget is what bounds the time and not the tree's
-//! depth. Nothing is asked twice and nothing is asked that the markdown does not need (a child
-//! page's content belongs to that page). Depth and block count are limited, and what was cut
+//! depth. Nothing is asked twice (a synced copy whose original is on the page takes the
+//! original's children) and nothing is asked that the markdown does not need (a child page's
+//! content belongs to that page). Depth and block count are limited, and what was cut
 //! is reported.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
@@ -56,6 +57,8 @@ pub struct FetchedTree {
 struct Slot {
     block: Block,
     children: Vec<usize>,
+    /// A synced copy whose original is in this tree: its children are the original's.
+    same_as: Option<usize>,
 }
 
 /// Whose children a list fills: the root's, or a slot's.
@@ -74,6 +77,10 @@ pub async fn fetch_tree<T: Transport>(
     let mut queue: VecDeque<(Owner, usize, Paginated<'_, T, Block>, bool)> =
         VecDeque::from([(None, 1, notion.block_children(root_id)?, false)]);
     let mut in_flight = FuturesUnordered::new();
+    // Synced copies wait until the page is read: when their original is in it, its children
+    // are reused instead of listed again.
+    let mut copies: Vec<(usize, String, usize)> = Vec::new();
+    let mut listed: HashMap<String, usize> = HashMap::new();
     loop {
         while in_flight.len() < limits.concurrency.max(1) {
             let Some((owner, depth, mut list, tolerant)) = queue.pop_front() else {
@@ -85,7 +92,21 @@ pub async fn fetch_tree<T: Transport>(
             });
         }
         let Some((owner, depth, list, tolerant, page)) = in_flight.next().await else {
-            break;
+            if copies.is_empty() {
+                break;
+            }
+            for (index, original, depth) in copies.drain(..) {
+                match listed.get(&original) {
+                    Some(&source) => slots[index].same_as = Some(source),
+                    None => queue.push_back((
+                        Some(index),
+                        depth + 1,
+                        notion.block_children(&original)?,
+                        true,
+                    )),
+                }
+            }
+            continue;
         };
         let Some(page) = page else {
             continue;
@@ -122,6 +143,7 @@ pub async fn fetch_tree<T: Transport>(
             slots.push(Slot {
                 block,
                 children: Vec::new(),
+                same_as: None,
             });
             match owner {
                 Some(owner) => slots[owner].children.push(index),
@@ -133,7 +155,10 @@ pub async fn fetch_tree<T: Transport>(
                         id: slots[index].block.id.clone(),
                         reason: "depth",
                     });
+                } else if id != slots[index].block.id {
+                    copies.push((index, id, depth));
                 } else {
+                    listed.insert(id.clone(), index);
                     queue.push_back((
                         Some(index),
                         depth + 1,
@@ -158,8 +183,10 @@ pub async fn fetch_tree<T: Transport>(
         }
     }
     cut.dedup();
-    let mut taken: Vec<Option<Slot>> = slots.into_iter().map(Some).collect();
-    let blocks = roots.iter().map(|&i| assemble(&mut taken, i)).collect();
+    let blocks = roots
+        .iter()
+        .map(|&i| assemble(&slots, i, &mut Vec::new()))
+        .collect();
     Ok(FetchedTree {
         blocks,
         requests,
@@ -185,15 +212,30 @@ fn children_source(block: &Block) -> Option<(String, bool)> {
     Some((block.id.clone(), false))
 }
 
-fn assemble(slots: &mut [Option<Slot>], index: usize) -> BlockTree {
-    let slot = slots[index].take().expect("each block has one parent");
-    let children = slot
-        .children
-        .iter()
-        .map(|&child| assemble(slots, child))
-        .collect();
+/// The tree under slot `index`; a synced copy takes its original's children (`within` holds
+/// the originals being copied, so a copy inside its own original cannot loop).
+fn assemble(slots: &[Slot], index: usize, within: &mut Vec<usize>) -> BlockTree {
+    let slot = &slots[index];
+    let source = slot.same_as.unwrap_or(index);
+    let children = if within.contains(&source) {
+        Vec::new()
+    } else {
+        let copying = slot.same_as.is_some();
+        if copying {
+            within.push(source);
+        }
+        let children = slots[source]
+            .children
+            .iter()
+            .map(|&child| assemble(slots, child, within))
+            .collect();
+        if copying {
+            within.pop();
+        }
+        children
+    };
     BlockTree {
-        block: slot.block,
+        block: slot.block.clone(),
         children,
     }
 }

@@ -530,11 +530,16 @@ async fn handbook_markdown_is_pinned(backend: Backend) {
     );
 }
 
-/// The lists of children the handbook's tree needs, counted by walking it through the proxy.
+/// The lists of children the handbook's tree needs, counted by walking it through the proxy:
+/// each block's children once, even when a synced copy shows them again.
 async fn count_lists(h: &Harness, root: &str) -> u64 {
     let mut lists = 0;
     let mut pending = vec![root.to_string()];
+    let mut seen = std::collections::HashSet::new();
     while let Some(id) = pending.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
         let mut cursor: Option<String> = None;
         loop {
             lists += 1;
