@@ -13,7 +13,8 @@ backend_tests!(
     actions_read_write_and_refuse,
     handbook_markdown_is_pinned,
     declared_calls_reach_notion,
-    async_actions_run_once_and_keep_their_result
+    async_actions_run_once_and_keep_their_result,
+    duplicate_page_copies_the_tree
 );
 
 const CONNECTION: &str = "acme";
@@ -1157,4 +1158,122 @@ async fn async_actions_run_once_and_keep_their_result(backend: Backend) {
     }
     let after = ok(&h, "fetch-database", json!({"databaseId": tasks_db})).await;
     assert_eq!(after["entries"].as_array().unwrap().len(), before + 50);
+}
+
+/// Block types under `root`, counted by walking the tree through the proxy (a synced copy's
+/// children are its original's, so they are not walked twice).
+async fn count_types(h: &Harness, root: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    let mut pending = vec![root.to_string()];
+    while let Some(id) = pending.pop() {
+        let path = format!("/proxy/v1/blocks/{id}/children?page_size=100");
+        let (status, _, text) = h
+            .request(Method::GET, &path, Some(support::KEY), &HEADERS, None)
+            .await;
+        assert_eq!(status, 200, "{text}");
+        let page: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            page["has_more"], false,
+            "the handbook's lists fit in one page"
+        );
+        for block in page["results"].as_array().unwrap() {
+            let kind = block["type"].as_str().unwrap().to_string();
+            let copy = !block["synced_block"]["synced_from"].is_null() && kind == "synced_block";
+            if block["has_children"] == true
+                && !copy
+                && kind != "child_page"
+                && kind != "child_database"
+            {
+                pending.push(block["id"].as_str().unwrap().to_string());
+            }
+            *counts.entry(kind).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// `duplicate-page` copies the handbook (every block type) block for block, skipping and
+/// listing what the API cannot create, and refuses bad input by field.
+async fn duplicate_page_copies_the_tree(backend: Backend) {
+    let h = setup(backend).await;
+    let handbook = find(&h, "page", "Acme Handbook").await;
+    let original = handbook["id"].as_str().unwrap();
+    let copy = ok(
+        &h,
+        "duplicate-page",
+        json!({"page_id": original, "title": "Handbook copy"}),
+    )
+    .await;
+    let copy_id = copy["id"].as_str().unwrap();
+    let mut expected = count_types(&h, original).await;
+    for skipped in copy["skipped"].as_array().unwrap() {
+        let kind = skipped["type"].as_str().unwrap();
+        assert!(skipped["reason"].as_str().is_some_and(|r| !r.is_empty()));
+        let mut lost = std::collections::BTreeMap::from([(kind.to_string(), 1)]);
+        if skipped["blocks_inside"].as_u64().unwrap() > 0 && kind != "child_page" {
+            lost.extend(count_types(&h, skipped["id"].as_str().unwrap()).await);
+        }
+        for (kind, n) in lost {
+            let left = expected.get_mut(&kind).unwrap();
+            *left -= n;
+            if *left == 0 {
+                expected.remove(&kind);
+            }
+        }
+    }
+    assert!(
+        copy["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["type"] == "child_page"),
+        "{copy}"
+    );
+    assert_eq!(count_types(&h, copy_id).await, expected);
+    assert_eq!(
+        copy["copied_blocks"].as_u64().unwrap() as usize,
+        expected.values().sum::<usize>()
+    );
+    let page = ok(&h, "retrieve-page", json!({"page_id": copy_id})).await;
+    assert_eq!(
+        page["properties"]["title"]["title"][0]["plain_text"],
+        "Handbook copy"
+    );
+    assert_eq!(page["parent"], handbook["parent"]);
+    assert_eq!(page["icon"], handbook["icon"]);
+
+    // A row of a data source keeps its writable properties.
+    let tasks = find(&h, "data_source", "Tasks").await;
+    let rows = ok(
+        &h,
+        "query-data-source",
+        json!({"data_source_id": tasks["id"], "page_size": 1}),
+    )
+    .await;
+    let row = &rows["results"][0];
+    let copied = ok(&h, "duplicate-page", json!({"page_id": row["id"]})).await;
+    let copied_row = ok(&h, "retrieve-page", json!({"page_id": copied["id"]})).await;
+    for property in [
+        "Name", "Status", "Priority", "Tags", "Done", "Due", "Estimate",
+    ] {
+        assert_eq!(
+            copied_row["properties"][property]
+                [copied_row["properties"][property]["type"].as_str().unwrap()],
+            row["properties"][property][row["properties"][property]["type"].as_str().unwrap()],
+            "{property}"
+        );
+    }
+
+    for (input, field) in [
+        (json!({}), "page_id"),
+        (json!({"page_id": original, "parent": "x"}), "parent"),
+        (json!({"page_id": original, "extra": true}), "extra"),
+    ] {
+        let (status, body) = trigger(&h, "duplicate-page", input).await;
+        assert_eq!(
+            (status, body["error"]["payload"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}"
+        );
+    }
 }

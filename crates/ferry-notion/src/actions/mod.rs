@@ -4,6 +4,7 @@
 
 mod calls;
 mod database;
+mod duplicate;
 mod input;
 mod page;
 mod rows;
@@ -39,7 +40,7 @@ fn all_actions() -> &'static [ActionSpec] {
     &ALL
 }
 
-static ACTIONS: [ActionSpec; 5] = [
+static ACTIONS: [ActionSpec; 6] = [
     ActionSpec {
         name: "fetch-database",
         description: "A database (or data source) with every row: properties complete past Notion's 25-item cut, and past the 10,000-row query cap.",
@@ -75,6 +76,13 @@ static ACTIONS: [ActionSpec; 5] = [
         input: InputSchema::Built(page::content_metadata_input),
         output: page::content_metadata_output,
     },
+    ActionSpec {
+        name: "duplicate-page",
+        description: "Copies a page with its writable properties, icon, cover and whole block tree; what the API cannot create (child pages and databases, Notion-hosted files) is listed as skipped.",
+        endpoint: None,
+        input: InputSchema::Built(duplicate::input),
+        output: duplicate::output,
+    },
 ];
 
 fn run<'a>(
@@ -94,6 +102,7 @@ fn run<'a>(
             "fetch-rich-page" => page::rich_page(&notion, &input).await,
             "list-users" => list_users(&notion).await,
             "fetch-content-metadata" => page::content_metadata(&notion, &input).await,
+            "duplicate-page" => duplicate::duplicate(&notion, &input).await,
             other => match calls::find(other) {
                 Some(call) => calls::run(&notion, call, &input).await,
                 None => Err(ActionError::Unknown(other.to_string())),

@@ -6,6 +6,8 @@
 //! whitespace at a run's edges moves outside its markers, and a run whose markers would not
 //! open or close where they stand is written with the equivalent HTML tag instead.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 /// How inline text is written.
@@ -52,7 +54,8 @@ impl<'a> Annotations<'a> {
 
 /// A run: adjacent items sharing formatting and link, with their text joined.
 struct Run<'a> {
-    text: String,
+    /// Borrowed from the JSON unless adjacent items were joined.
+    text: Cow<'a, str>,
     code: bool,
     equation: bool,
     annotations: Annotations<'a>,
@@ -70,8 +73,14 @@ pub fn plain(items: &[Value]) -> String {
 
 /// Writes rich-text `items` (Notion's JSON, read in place) as inline markdown.
 pub fn rich_text(items: &[Value], style: InlineStyle) -> String {
-    let runs = runs(items);
     let mut out = String::new();
+    write_rich_text(items, style, &mut out);
+    out
+}
+
+/// [`rich_text`], appended to `out`.
+pub fn write_rich_text(items: &[Value], style: InlineStyle, out: &mut String) {
+    let runs = runs(items);
     let mut index = 0;
     while index < runs.len() {
         // Runs that share a link go in one `[…](…)`.
@@ -100,11 +109,10 @@ pub fn rich_text(items: &[Value], style: InlineStyle) -> String {
                     out.push_str(trail);
                 }
             }
-            None => write_runs(&runs[index..end], &mut out, next_char, style),
+            None => write_runs(&runs[index..end], out, next_char, style),
         }
         index = end;
     }
-    out
 }
 
 fn runs(items: &[Value]) -> Vec<Run<'_>> {
@@ -133,17 +141,15 @@ fn runs(items: &[Value]) -> Vec<Run<'_>> {
             .find(|(name, _)| *name == kind)
             .map_or(&Value::Null, |(_, value)| *value);
         let equation = kind == "equation";
-        let mention;
-        let text = match kind {
-            "equation" => content
-                .get("expression")
-                .and_then(Value::as_str)
-                .unwrap_or(plain_text),
-            "mention" => {
-                mention = mention_text(content, plain_text);
-                mention.as_str()
-            }
-            _ => plain_text,
+        let text: Cow<'_, str> = match kind {
+            "equation" => Cow::Borrowed(
+                content
+                    .get("expression")
+                    .and_then(Value::as_str)
+                    .unwrap_or(plain_text),
+            ),
+            "mention" => Cow::Owned(mention_text(content, plain_text)),
+            _ => Cow::Borrowed(plain_text),
         };
         let href = href
             .or_else(|| {
@@ -159,11 +165,11 @@ fn runs(items: &[Value]) -> Vec<Run<'_>> {
             && last.annotations == annotations
             && last.href == href
         {
-            last.text.push_str(text);
+            last.text.to_mut().push_str(&text);
             continue;
         }
         runs.push(Run {
-            text: text.to_string(),
+            text,
             code: annotations.code,
             equation,
             annotations,
@@ -223,9 +229,24 @@ fn write_runs(runs: &[Run<'_>], out: &mut String, after: Option<char>, style: In
 
 fn write_run(run: &Run<'_>, out: &mut String, next: Option<char>, style: InlineStyle) {
     let (lead, core, trail) = split_edges(&run.text);
-    out.push_str(&escape_whitespace(lead, style));
+    push_whitespace(lead, style, out);
     if core.is_empty() {
-        out.push_str(&escape_whitespace(trail, style));
+        push_whitespace(trail, style, out);
+        return;
+    }
+    let a = run.annotations;
+    let colored = style.colors && !a.color.is_empty() && a.color != "default";
+    if !run.equation
+        && !run.code
+        && !a.bold
+        && !a.italic
+        && !a.strikethrough
+        && !a.underline
+        && !colored
+    {
+        // Plain text, the common case: straight into the output.
+        escape_into(core, style, out);
+        push_whitespace(trail, style, out);
         return;
     }
     let body = if run.equation {
@@ -235,17 +256,12 @@ fn write_run(run: &Run<'_>, out: &mut String, next: Option<char>, style: InlineS
     } else {
         escape(core, style)
     };
-    let a = run.annotations;
-    let mut markers: Vec<(&str, &str, &str)> = Vec::new();
-    if a.bold {
-        markers.push(("**", "<strong>", "</strong>"));
-    }
-    if a.italic {
-        markers.push(("*", "<em>", "</em>"));
-    }
-    if a.strikethrough {
-        markers.push(("~~", "<del>", "</del>"));
-    }
+    let markers = [
+        (a.bold, "**", "<strong>", "</strong>"),
+        (a.italic, "*", "<em>", "</em>"),
+        (a.strikethrough, "~~", "<del>", "</del>"),
+    ];
+    let any_marker = a.bold || a.italic || a.strikethrough;
     let previous = out.chars().next_back();
     let first = body.chars().next();
     let last = body.chars().next_back();
@@ -257,34 +273,41 @@ fn write_run(run: &Run<'_>, out: &mut String, next: Option<char>, style: InlineS
     let closes = last.is_some_and(|c| !is_punctuation(c))
         || next.is_none_or(|n| n.is_whitespace() || is_punctuation(n));
     let touching = previous.is_some_and(|p| matches!(p, '*' | '~' | '>' | '_'));
-    let use_html = !markers.is_empty() && (!opens || !closes || touching);
-    let mut open = String::new();
-    let mut close = String::new();
-    if style.colors && !a.color.is_empty() && a.color != "default" {
-        let css = match a.color.strip_suffix("_background") {
-            Some(color) => format!("background-color: {color}"),
-            None => format!("color: {}", a.color),
-        };
-        open.push_str(&format!("<span style=\"{css}\">"));
-        close.insert_str(0, "</span>");
+    let use_html = any_marker && (!opens || !closes || touching);
+    if colored {
+        match a.color.strip_suffix("_background") {
+            Some(color) => {
+                out.push_str("<span style=\"background-color: ");
+                out.push_str(color);
+            }
+            None => {
+                out.push_str("<span style=\"color: ");
+                out.push_str(a.color);
+            }
+        }
+        out.push_str("\">");
     }
     if a.underline {
-        open.push_str("<u>");
-        close.insert_str(0, "</u>");
+        out.push_str("<u>");
     }
-    for (md, html_open, html_close) in &markers {
-        if use_html {
-            open.push_str(html_open);
-            close.insert_str(0, html_close);
-        } else {
-            open.push_str(md);
-            close.insert_str(0, md);
+    for (on, md, html_open, _) in markers {
+        if on {
+            out.push_str(if use_html { html_open } else { md });
         }
     }
-    out.push_str(&open);
     out.push_str(&body);
-    out.push_str(&close);
-    out.push_str(&escape_whitespace(trail, style));
+    for (on, md, _, html_close) in markers.into_iter().rev() {
+        if on {
+            out.push_str(if use_html { html_close } else { md });
+        }
+    }
+    if a.underline {
+        out.push_str("</u>");
+    }
+    if colored {
+        out.push_str("</span>");
+    }
+    push_whitespace(trail, style, out);
 }
 
 /// Splits leading and trailing whitespace off `text`.
@@ -294,11 +317,13 @@ fn split_edges(text: &str) -> (&str, &str, &str) {
     (&text[..start], &text[start..end], &text[end..])
 }
 
-fn escape_whitespace(text: &str, style: InlineStyle) -> String {
-    if style.in_table {
-        text.replace('\n', "<br>")
-    } else {
-        text.replace('\n', "\\\n")
+fn push_whitespace(text: &str, style: InlineStyle, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '\n' if style.in_table => out.push_str("<br>"),
+            '\n' => out.push_str("\\\n"),
+            c => out.push(c),
+        }
     }
 }
 
@@ -338,6 +363,13 @@ fn is_punctuation(c: char) -> bool {
 /// Escapes what markdown would read as syntax, so the text reads back as itself.
 pub fn escape(text: &str, style: InlineStyle) -> String {
     let mut out = String::with_capacity(text.len() + 8);
+    escape_into(text, style, &mut out);
+    out
+}
+
+/// [`escape`], appended to `out`.
+pub fn escape_into(text: &str, style: InlineStyle, out: &mut String) {
+    out.reserve(text.len() + 8);
     let mut line_start = true;
     let mut i = 0;
     while let Some(c) = text[i..].chars().next() {
@@ -371,7 +403,6 @@ pub fn escape(text: &str, style: InlineStyle) -> String {
         }
         i += c.len_utf8();
     }
-    out
 }
 
 fn ordered_list_marker(text: &str) -> bool {

@@ -147,7 +147,11 @@ impl Writer<'_, '_> {
 
     fn children(&mut self, node: &BlockTree, indent: usize) -> String {
         let inner = self.blocks(&node.children);
-        indent_lines(&inner, &" ".repeat(indent))
+        const SPACES: &str = "          ";
+        match SPACES.get(..indent) {
+            Some(spaces) => indent_lines(&inner, spaces),
+            None => indent_lines(&inner, &" ".repeat(indent)),
+        }
     }
 
     /// One block and its children, without a trailing newline.
@@ -157,6 +161,9 @@ impl Writer<'_, '_> {
         match block.kind.as_str() {
             "paragraph" | "template" => {
                 let text = self.text(content);
+                if node.children.is_empty() {
+                    return text;
+                }
                 let children = self.blocks(&node.children);
                 join_parts(&[text, children])
             }
@@ -299,7 +306,10 @@ impl Writer<'_, '_> {
 
     fn list_item(&mut self, marker: &str, node: &BlockTree) -> String {
         let text = self.text(&node.block.content);
-        let mut out = format!("{marker}{}", indent_rest(&text, marker.len()));
+        let rest = indent_rest(&text, marker.len());
+        let mut out = String::with_capacity(marker.len() + rest.len());
+        out.push_str(marker);
+        out.push_str(&rest);
         if !node.children.is_empty() {
             let children = self.children(node, marker.len());
             out.push('\n');
@@ -451,12 +461,14 @@ fn slug(text: &str) -> String {
 }
 
 fn join_parts(parts: &[String]) -> String {
-    parts
-        .iter()
-        .filter(|p| !p.is_empty())
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 2).sum());
+    for part in parts.iter().filter(|p| !p.is_empty()) {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 fn details(summary: &str, body: &str, block_summary: bool) -> String {
@@ -473,34 +485,37 @@ fn details(summary: &str, body: &str, block_summary: bool) -> String {
 }
 
 fn quote(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            if line.is_empty() {
-                ">".to_string()
-            } else {
-                format!("> {line}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    prefix_lines(text, "> ", ">")
 }
 
 fn indent_lines(text: &str, indent: &str) -> String {
-    text.lines()
-        .map(|line| {
-            if line.is_empty() {
-                String::new()
-            } else {
-                format!("{indent}{line}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    prefix_lines(text, indent, "")
+}
+
+/// Every line of `text` after `prefix`; an empty line gets `empty` instead.
+fn prefix_lines(text: &str, prefix: &str, empty: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16 * prefix.len());
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if line.is_empty() {
+            out.push_str(empty);
+        } else {
+            out.push_str(prefix);
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// Continuation lines of a list item's text, indented under its marker.
-fn indent_rest(text: &str, width: usize) -> String {
-    text.replace('\n', &format!("\n{}", " ".repeat(width)))
+fn indent_rest(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    if text.contains('\n') {
+        std::borrow::Cow::Owned(text.replace('\n', &format!("\n{}", " ".repeat(width))))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 /// Notion's language names as the info strings GitHub highlights.
