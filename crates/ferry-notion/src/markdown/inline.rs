@@ -36,15 +36,17 @@ impl<'a> Annotations<'a> {
         // One pass over the few entries beats a lookup per flag.
         if let Value::Object(map) = annotations {
             for (name, value) in map {
-                let on = value.as_bool().unwrap_or(false);
-                match name.as_str() {
-                    "bold" => out.bold = on,
-                    "italic" => out.italic = on,
-                    "strikethrough" => out.strikethrough = on,
-                    "underline" => out.underline = on,
-                    "code" => out.code = on,
-                    "color" => out.color = value.as_str().unwrap_or(""),
-                    _ => {}
+                if let Value::Bool(on) = value {
+                    match name.as_str() {
+                        "bold" => out.bold = *on,
+                        "italic" => out.italic = *on,
+                        "strikethrough" => out.strikethrough = *on,
+                        "underline" => out.underline = *on,
+                        "code" => out.code = *on,
+                        _ => {}
+                    }
+                } else if name == "color" {
+                    out.color = value.as_str().unwrap_or("");
                 }
             }
         }
@@ -124,14 +126,15 @@ fn runs(items: &[Value]) -> Vec<Run<'_>> {
         let mut contents: [(&str, &Value); 3] = [("", &Value::Null); 3];
         if let Value::Object(map) = item {
             for (name, value) in map {
-                match name.as_str() {
-                    "type" => kind = value.as_str().unwrap_or(""),
-                    "plain_text" => plain_text = value.as_str().unwrap_or(""),
-                    "href" => href = value.as_str(),
-                    "annotations" => annotations = Annotations::of(value),
-                    "text" => contents[0] = ("text", value),
-                    "mention" => contents[1] = ("mention", value),
-                    "equation" => contents[2] = ("equation", value),
+                // By length first: most keys are then told apart without a compare.
+                match (name.len(), name.as_str()) {
+                    (4, "type") => kind = value.as_str().unwrap_or(""),
+                    (10, "plain_text") => plain_text = value.as_str().unwrap_or(""),
+                    (4, "href") => href = value.as_str(),
+                    (11, "annotations") => annotations = Annotations::of(value),
+                    (4, "text") => contents[0] = ("text", value),
+                    (7, "mention") => contents[1] = ("mention", value),
+                    (8, "equation") => contents[2] = ("equation", value),
                     _ => {}
                 }
             }
@@ -367,42 +370,56 @@ pub fn escape(text: &str, style: InlineStyle) -> String {
     out
 }
 
-/// [`escape`], appended to `out`.
+/// [`escape`], appended to `out`. Every character markdown reads as syntax is ASCII, so the
+/// text is scanned by byte and copied in slices between them.
 pub fn escape_into(text: &str, style: InlineStyle, out: &mut String) {
     out.reserve(text.len() + 8);
+    let bytes = text.as_bytes();
+    // `start` is where the text not yet copied begins.
+    let (mut start, mut i) = (0, 0);
     let mut line_start = true;
-    let mut i = 0;
-    while let Some(c) = text[i..].chars().next() {
+    while i < bytes.len() {
+        let b = bytes[i];
         if line_start {
+            line_start = false;
             // Block syntax only counts at the start of a line.
-            let rest = &text[i..];
-            if matches!(c, '#' | '>' | '+' | '-' | '=') {
+            if matches!(b, b'#' | b'>' | b'+' | b'-' | b'=') {
+                out.push_str(&text[start..i]);
                 out.push('\\');
-            } else if ordered_list_marker(rest) {
-                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-                out.push_str(&rest[..digits]);
+                start = i;
+                i += 1;
+                continue;
+            }
+            if ordered_list_marker(&text[i..]) {
+                let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+                out.push_str(&text[start..i + digits]);
                 out.push('\\');
+                start = i + digits;
                 i += digits;
-                line_start = false;
                 continue;
             }
         }
-        line_start = false;
-        match c {
-            '\\' | '*' | '_' | '[' | ']' | '<' | '`' | '~' | '$' | '&' => {
+        match b {
+            b'\\' | b'*' | b'_' | b'[' | b']' | b'<' | b'`' | b'~' | b'$' | b'&' | b'|' => {
+                out.push_str(&text[start..i]);
                 out.push('\\');
-                out.push(c);
+                start = i;
             }
-            '|' => out.push_str("\\|"),
-            '\n' if style.in_table => out.push_str("<br>"),
-            '\n' => {
-                out.push_str("\\\n");
-                line_start = true;
+            b'\n' => {
+                out.push_str(&text[start..i]);
+                if style.in_table {
+                    out.push_str("<br>");
+                } else {
+                    out.push_str("\\\n");
+                    line_start = true;
+                }
+                start = i + 1;
             }
-            _ => out.push(c),
+            _ => {}
         }
-        i += c.len_utf8();
+        i += 1;
     }
+    out.push_str(&text[start..]);
 }
 
 fn ordered_list_marker(text: &str) -> bool {

@@ -54,9 +54,9 @@ pub fn blocks_to_markdown(blocks: &[BlockTree], options: &MarkdownOptions<'_>) -
     let mut writer = Writer {
         options,
         unknown: Vec::new(),
-        headings: Vec::new(),
+        page: blocks,
+        headings: None,
     };
-    collect_headings(blocks, &mut writer.headings);
     let mut markdown = writer.blocks(blocks);
     if !markdown.is_empty() {
         markdown.push('\n');
@@ -93,7 +93,10 @@ pub fn page_to_markdown(
 struct Writer<'a, 'o> {
     options: &'a MarkdownOptions<'o>,
     unknown: Vec<UnknownBlock>,
-    headings: Vec<(usize, String)>,
+    /// The whole page, for a table of contents.
+    page: &'a [BlockTree],
+    /// The page's headings, gathered at the first table of contents.
+    headings: Option<Vec<(usize, String)>>,
 }
 
 fn is_list_item(kind: &str) -> bool {
@@ -405,10 +408,16 @@ impl Writer<'_, '_> {
         out
     }
 
-    fn table_of_contents(&self) -> String {
+    fn table_of_contents(&mut self) -> String {
+        let page = self.page;
+        let headings = self.headings.get_or_insert_with(|| {
+            let mut headings = Vec::new();
+            collect_headings(page, &mut headings);
+            headings
+        });
         let mut out = String::new();
         let mut seen: std::collections::HashMap<String, usize> = Default::default();
-        for (level, text) in &self.headings {
+        for (level, text) in headings.iter() {
             let mut anchor = slug(text);
             let count = seen.entry(anchor.clone()).or_insert(0);
             if *count > 0 {
