@@ -1,11 +1,16 @@
 //! Pre-built actions: looked up in the connection's provider entry, run over the connection's
 //! paced and recorded transport, and recorded as one `action` operation each, whatever the
-//! action calls.
+//! action calls. Also the lasting file links actions write: sealed tokens that name a
+//! connection's block, answered with the file's current URL.
+
+use std::sync::Arc;
 
 use ferry_provider::{ActionCall, ActionError, ActionSpec, ProviderEntry};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::client::ProviderClient;
+use crate::crypto::Cipher;
 use crate::error::{EngineError, EngineResult, ErrorCode};
 use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
 use crate::integrations::Integrations;
@@ -22,13 +27,32 @@ pub struct ActionInfo {
 pub struct Actions {
     client: ProviderClient,
     integrations: Integrations,
+    /// Seals the file links actions write, so a link names its file without showing it.
+    cipher: Cipher,
+    public_url: Arc<str>,
+}
+
+/// What a file link holds, sealed: whose file it is.
+#[derive(Serialize, Deserialize)]
+struct FileLinkTarget {
+    environment: String,
+    integration: String,
+    connection: String,
+    block: String,
 }
 
 impl Actions {
-    pub(crate) fn new(client: ProviderClient, integrations: Integrations) -> Actions {
+    pub(crate) fn new(
+        client: ProviderClient,
+        integrations: Integrations,
+        cipher: Cipher,
+        public_url: &str,
+    ) -> Actions {
         Actions {
             client,
             integrations,
+            cipher,
+            public_url: public_url.into(),
         }
     }
 
@@ -94,10 +118,23 @@ impl Actions {
             transport.finish(false, format!("{name}: {message}"));
             return Err(EngineError::new(ErrorCode::UnknownAction, message));
         };
+        let file_link = |block: &str| {
+            let target = FileLinkTarget {
+                environment: environment.as_str().to_string(),
+                integration: key.as_str().to_string(),
+                connection: connection.as_str().to_string(),
+                block: block.to_string(),
+            };
+            let token = self
+                .cipher
+                .seal_for_url(&serde_json::to_string(&target).expect("plain strings serialize"));
+            format!("{}/files/{token}", self.public_url)
+        };
         let call = ActionCall {
             name,
             input,
             api_version: transport.api_version(),
+            file_link: &file_link,
         };
         let result = (catalogue.run)(&transport, call).await;
         match result {
@@ -108,6 +145,48 @@ impl Actions {
             Err(e) => {
                 let error = engine_error(e);
                 transport.finish(false, format!("{name}: {}", error.message()));
+                Err(error)
+            }
+        }
+    }
+}
+
+impl Actions {
+    /// The current URL of the file a link written by an action points at: the link is
+    /// opened, the connection's provider asked for the block again (recorded as an `action`
+    /// operation named `file-link`), and the fresh URL returned.
+    pub async fn fresh_file_url(&self, token: &str) -> EngineResult<String> {
+        let unknown = || {
+            EngineError::new(
+                ErrorCode::UnknownFileLink,
+                "This file link is not one Ferry made, or was cut short.",
+            )
+        };
+        let target: FileLinkTarget = self
+            .cipher
+            .open_from_url(token)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .ok_or_else(unknown)?;
+        let environment = EnvironmentId::from_stored(target.environment);
+        let key = IntegrationKey::from_stored(target.integration);
+        let connection = ConnectionId::from_stored(target.connection);
+        let transport = self
+            .client
+            .transport(&environment, &key, &connection, OperationKind::Action)
+            .await?;
+        let Some(catalogue) = transport.provider().actions else {
+            transport.finish(false, "file-link: the provider has no actions".to_string());
+            return Err(unknown());
+        };
+        match (catalogue.fresh_file_url)(&transport, &target.block, transport.api_version()).await {
+            Ok(url) => {
+                transport.finish(true, "file-link: done".to_string());
+                Ok(url)
+            }
+            Err(e) => {
+                let error = engine_error(e);
+                transport.finish(false, format!("file-link: {}", error.message()));
                 Err(error)
             }
         }

@@ -8,7 +8,7 @@
 use aes_gcm::aead::{Aead, Generate, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 const PREFIX: &str = "v1:";
 const NONCE_LEN: usize = 12;
@@ -84,6 +84,26 @@ impl Cipher {
     }
 }
 
+impl Cipher {
+    /// `plaintext` sealed as text fit for a URL path: URL-safe base64 of nonce and ciphertext.
+    /// Whoever holds the token learns nothing of the plaintext and cannot forge another.
+    pub fn seal_for_url(&self, plaintext: &str) -> String {
+        let sealed = self.seal(plaintext);
+        let raw = STANDARD
+            .decode(&sealed[PREFIX.len()..])
+            .expect("seal writes base64");
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// Opens a token made by [`Cipher::seal_for_url`].
+    pub fn open_from_url(&self, token: &str) -> Result<String, CryptoError> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| CryptoError::Decrypt)?;
+        self.open(&format!("{PREFIX}{}", STANDARD.encode(raw)))
+    }
+}
+
 /// Lowercase hex SHA-256, for keys and tokens that only need to be recognised.
 pub fn sha256_hex(text: &str) -> String {
     use sha2::Digest as _;
@@ -93,6 +113,26 @@ pub fn sha256_hex(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_tokens_round_trip_and_refuse_tampering() {
+        let cipher = Cipher::from_base64(&Cipher::generate_key()).unwrap();
+        let token = cipher.seal_for_url("block 1");
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(cipher.open_from_url(&token).unwrap(), "block 1");
+        let mut tampered = token.into_bytes();
+        tampered[20] = if tampered[20] == b'A' { b'B' } else { b'A' };
+        assert!(
+            cipher
+                .open_from_url(&String::from_utf8(tampered).unwrap())
+                .is_err()
+        );
+        assert!(cipher.open_from_url("not a token").is_err());
+    }
 
     #[test]
     fn sha256_hex_matches_the_fips_180_example() {

@@ -129,7 +129,7 @@ impl Engine {
         );
         let connect = Connect {
             store: store.clone(),
-            cipher,
+            cipher: cipher.clone(),
             settings: settings.clone(),
             integrations: integrations.clone(),
             connections: connections.clone(),
@@ -144,7 +144,12 @@ impl Engine {
             logs.clone(),
         );
         let proxy = Proxy::new(client.clone(), logs.clone(), settings.clone());
-        let actions = Actions::new(client.clone(), integrations.clone());
+        let actions = Actions::new(
+            client.clone(),
+            integrations.clone(),
+            cipher.clone(),
+            &settings.public_url,
+        );
         let async_actions = AsyncActions::new(store.clone(), actions.clone(), settings.clone());
         let generated = environments.ensure_configured_keys().await?;
         let engine = Engine {

@@ -154,7 +154,5 @@ fn main() {
     let per_block = fastest.as_secs_f64() * 1e6 / count as f64;
     println!("markdown conversion: {count} blocks, {size} bytes of markdown");
     println!("  {per_block:.3} µs per block (fastest of {rounds} rounds, one thread)");
-    println!(
-        "  against notion-to-md in the same run: cargo bench -p ferry --bench page_markdown"
-    );
+    println!("  against notion-to-md in the same run: cargo bench -p ferry --bench page_markdown");
 }

@@ -290,7 +290,20 @@ pub struct ActionCall<'a> {
     pub input: Value,
     /// The API version the connection's integration calls with, if it sets one.
     pub api_version: Option<&'a str>,
+    /// Ferry's lasting link to the file a block holds (the provider's own links expire).
+    pub file_link: &'a FileLink<'a>,
 }
+
+/// Gives the URL at which Ferry serves a fresh link to the file of block `id`.
+pub type FileLink<'a> = dyn Fn(&str) -> String + Send + Sync + 'a;
+
+/// Reads the current URL of the file block `id` holds, over `transport`, with the API
+/// version the connection uses.
+pub type FreshFileUrl = for<'a> fn(
+    &'a dyn DynTransport,
+    &'a str,
+    Option<&'a str>,
+) -> BoxFuture<'a, Result<String, ActionError>>;
 
 /// Why an action failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -326,4 +339,6 @@ pub struct ActionCatalogue {
     /// Every action, in the order the catalogue lists them.
     pub actions: fn() -> &'static [ActionSpec],
     pub run: RunAction,
+    /// For the links [`ActionCall::file_link`] gives: a file's current URL.
+    pub fresh_file_url: FreshFileUrl,
 }

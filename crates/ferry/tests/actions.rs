@@ -14,7 +14,8 @@ backend_tests!(
     handbook_markdown_is_pinned,
     declared_calls_reach_notion,
     async_actions_run_once_and_keep_their_result,
-    duplicate_page_copies_the_tree
+    duplicate_page_copies_the_tree,
+    file_links_redirect_to_a_fresh_url
 );
 
 const CONNECTION: &str = "acme";
@@ -1276,4 +1277,84 @@ async fn duplicate_page_copies_the_tree(backend: Backend) {
             "{body}"
         );
     }
+}
+
+/// `fileLinks: "ferry"`: Notion-hosted files are written as Ferry links that need no key and
+/// redirect to a fresh Notion URL each time; a forged or cut link, or one whose connection is
+/// gone, is refused.
+async fn file_links_redirect_to_a_fresh_url(backend: Backend) {
+    let h = setup(backend).await;
+    let handbook = find(&h, "page", "Acme Handbook").await;
+    let rich = ok(
+        &h,
+        "fetch-rich-page",
+        json!({"pageId": handbook["id"], "fileLinks": "ferry"}),
+    )
+    .await;
+    let content = rich["content"].as_str().unwrap();
+    let prefix = format!("{}/files/", h.base);
+    let link: String = content[content.find(&prefix).expect("a Ferry file link")..]
+        .chars()
+        .take_while(|c| *c != ')')
+        .collect();
+    assert!(
+        !content.contains(&format!("{}/_emulator/files", h.emulator.base_url())),
+        "no Notion-hosted URL is left: {content}"
+    );
+    let path = &link[h.base.len()..];
+    for _ in 0..2 {
+        let (status, headers, _) = h.request(Method::GET, path, None, &[], None).await;
+        assert_eq!(status, 302);
+        assert_eq!(headers["cache-control"], "no-store");
+        let fresh = headers["location"].to_str().unwrap();
+        assert!(
+            fresh.starts_with(&h.emulator.base_url()) && fresh.contains("expires="),
+            "{fresh}"
+        );
+        let file = h.http.get(fresh).send().await.unwrap();
+        assert_eq!(file.status(), 200);
+    }
+    let logs = h.all_logs("type=action").await;
+    assert!(
+        logs.iter().any(|l| l["message"] == "file-link: done"),
+        "{logs:?}"
+    );
+
+    let token = &path["/files/".len()..];
+    let mut forged = token.to_string().into_bytes();
+    forged[10] = if forged[10] == b'a' { b'b' } else { b'a' };
+    for bad in [
+        String::from_utf8(forged).unwrap(),
+        token[..token.len() - 4].to_string(),
+        "x".into(),
+    ] {
+        h.fails(
+            Method::GET,
+            &format!("/files/{bad}"),
+            None,
+            404,
+            "unknown_file_link",
+        )
+        .await;
+    }
+    let (status, body) = trigger(
+        &h,
+        "fetch-rich-page",
+        json!({"pageId": handbook["id"], "fileLinks": "s3"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["payload"]["field"].as_str()),
+        (400, Some("fileLinks"))
+    );
+
+    h.ok(
+        Method::DELETE,
+        &format!("/connection/{CONNECTION}?provider_config_key=notion"),
+        None,
+    )
+    .await;
+    let (status, _, text) = h.request(Method::GET, path, None, &[], None).await;
+    assert_eq!(status, 404, "{text}");
+    assert!(text.contains("unknown_connection"), "{text}");
 }

@@ -4,7 +4,7 @@
 //! integration of the environment offers.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::LOCATION;
+use axum::http::header::{CACHE_CONTROL, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ferry_engine::async_actions::AsyncOutcome;
@@ -174,6 +174,29 @@ pub(super) async fn by_endpoint(
         .trigger(&env.id, &key, &connection, action.name, input)
         .await?;
     Ok(axum::Json(output).into_response())
+}
+
+/// `GET /files/{token}`: no key, the sealed token is the credential. Redirects to the file's
+/// current URL, read from the provider now (Notion's expire after an hour); never cached.
+pub(super) async fn file_link(
+    State(engine): State<Engine>,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
+    let url = engine.actions().fresh_file_url(&token).await?;
+    let location = HeaderValue::from_str(&url).map_err(|_| {
+        ApiError::new(
+            ErrorCode::ProviderError,
+            "the provider gave a file URL that is not a valid header value",
+        )
+    })?;
+    Ok((
+        StatusCode::FOUND,
+        [
+            (LOCATION, location),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+    )
+        .into_response())
 }
 
 /// `GET /scripts/config[?format=nango|openai]`.

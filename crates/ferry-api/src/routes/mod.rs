@@ -108,6 +108,7 @@ pub fn router() -> Router<Engine> {
         .route("/proxy/{*path}", any(proxy::proxy))
         .route("/action/trigger", post(actions::trigger))
         .route("/action/{id}", get(actions::async_result))
+        .route("/files/{token}", get(actions::file_link))
         .route(
             "/v1/{*path}",
             get(actions::by_endpoint).post(actions::by_endpoint),

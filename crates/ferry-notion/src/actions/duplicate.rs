@@ -279,14 +279,14 @@ impl Copy {
             let children: Vec<Value> = node
                 .children
                 .iter()
-                .filter_map(|child| {
-                    let mut column = writable_content(&child.block.kind, &child.block.content);
+                .map(|child| {
+                    let mut inner = writable_content(&child.block.kind, &child.block.content);
                     if child.block.kind == "column" {
-                        let inner: Vec<Value> =
+                        let blocks: Vec<Value> =
                             child.children.iter().filter_map(|b| self.body(b)).collect();
-                        column["children"] = Value::Array(inner);
+                        inner["children"] = Value::Array(blocks);
                     }
-                    Some(json!({"type": child.block.kind, child.block.kind.as_str(): column}))
+                    json!({"type": child.block.kind, child.block.kind.as_str(): inner})
                 })
                 .collect();
             content["children"] = Value::Array(children);

@@ -26,6 +26,7 @@ pub(crate) type Client<'a> = Notion<SharedTransport<'a>>;
 pub(crate) static CATALOGUE: ActionCatalogue = ActionCatalogue {
     actions: all_actions,
     run,
+    fresh_file_url,
 };
 
 /// The actions with code of their own, then those declared as one call each.
@@ -99,7 +100,7 @@ fn run<'a>(
         match call.name {
             "fetch-database" => database::fetch(&notion, &input).await,
             "create-database-row" => rows::create(&notion, &input).await,
-            "fetch-rich-page" => page::rich_page(&notion, &input).await,
+            "fetch-rich-page" => page::rich_page(&notion, &input, call.file_link).await,
             "list-users" => list_users(&notion).await,
             "fetch-content-metadata" => page::content_metadata(&notion, &input).await,
             "duplicate-page" => duplicate::duplicate(&notion, &input).await,
@@ -108,6 +109,20 @@ fn run<'a>(
                 None => Err(ActionError::Unknown(other.to_string())),
             },
         }
+    })
+}
+
+fn fresh_file_url<'a>(
+    transport: &'a dyn DynTransport,
+    block_id: &'a str,
+    api_version: Option<&'a str>,
+) -> BoxFuture<'a, Result<String, ActionError>> {
+    Box::pin(async move {
+        let version = api_version
+            .and_then(ApiVersion::parse)
+            .unwrap_or(ApiVersion::DEFAULT);
+        let notion = Notion::new(SharedTransport(transport), version);
+        page::fresh_file_url(&notion, block_id).await
     })
 }
 

@@ -1,13 +1,14 @@
 //! `fetch-rich-page` (a page as markdown) and `fetch-content-metadata` (what a URL points at).
 
-use ferry_provider::ActionError;
+use ferry_provider::{ActionError, FileLink};
 use serde_json::{Value, json};
 
 use super::input::{Input, invalid};
 use super::{Client, failed};
 use crate::checked_id;
-use crate::markdown::{MarkdownOptions, page_to_markdown};
+use crate::markdown::{FileUrl, MarkdownOptions, page_to_markdown};
 use crate::tree::{TreeLimits, fetch_tree};
+use crate::types::Block;
 use crate::types::{Page, plain_text};
 
 /// The most blocks a page is read to, whatever the caller asks.
@@ -22,6 +23,7 @@ pub(crate) fn rich_page_input() -> Value {
             "format": {"type": "string", "enum": ["gfm"], "default": "gfm", "description": "gfm: Ferry's GitHub-flavoured markdown"},
             "frontMatter": {"type": "boolean", "default": false, "description": "Start with the page's properties as YAML front matter"},
             "colors": {"type": "boolean", "default": false, "description": "Keep text colours as HTML spans"},
+            "fileLinks": {"type": "string", "enum": ["notion", "ferry"], "default": "notion", "description": "notion: Notion's file URLs, which expire after an hour; ferry: Ferry URLs that redirect to a fresh one whenever followed"},
             "maxDepth": {"type": "integer", "minimum": 1, "maximum": 64, "default": 32},
             "maxBlocks": {"type": "integer", "minimum": 1, "maximum": MAX_BLOCKS, "default": 20000}
         },
@@ -69,12 +71,14 @@ fn bounded(input: &Input<'_>, field: &str, default: u64, max: u64) -> Result<usi
 pub(crate) async fn rich_page(
     notion: &Client<'_>,
     input: &Input<'_>,
+    file_link: &FileLink<'_>,
 ) -> Result<Value, ActionError> {
     input.only(&[
         "pageId",
         "format",
         "frontMatter",
         "colors",
+        "fileLinks",
         "maxDepth",
         "maxBlocks",
     ])?;
@@ -89,6 +93,16 @@ pub(crate) async fn rich_page(
     }
     let front_matter = input.flag("frontMatter")?;
     let colors = input.flag("colors")?;
+    let ferry_links = match input.string("fileLinks")? {
+        None | Some("notion") => false,
+        Some("ferry") => true,
+        Some(other) => {
+            return Err(invalid(
+                "fileLinks",
+                format!("`{other}` is not a choice (notion, ferry)"),
+            ));
+        }
+    };
     let limits = TreeLimits {
         max_depth: bounded(input, "maxDepth", 32, 64)?,
         max_blocks: bounded(input, "maxBlocks", 20_000, MAX_BLOCKS)?,
@@ -96,9 +110,10 @@ pub(crate) async fn rich_page(
     };
     let page = notion.page(&id).await.map_err(failed)?;
     let tree = fetch_tree(notion, &page.id, limits).await.map_err(failed)?;
+    let ferry_link = |block: &Block, _: &str| file_link(&block.id);
     let options = MarkdownOptions {
         colors,
-        ..MarkdownOptions::default()
+        file_url: ferry_links.then_some(&ferry_link as &FileUrl<'_>),
     };
     let converted = page_to_markdown(&page, &tree.blocks, front_matter, &options);
     Ok(json!({
@@ -220,6 +235,27 @@ fn page_metadata(page: &Page) -> Value {
         "last_modified": page.last_edited_time,
         "parent_id": parent_id(&page.parent),
     })
+}
+
+/// The current URL of the Notion-hosted file block `id` holds (they expire after an hour).
+pub(crate) async fn fresh_file_url(notion: &Client<'_>, id: &str) -> Result<String, ActionError> {
+    let block = notion.block(id).await.map_err(failed)?;
+    let url = block
+        .content
+        .pointer("/file/url")
+        .filter(|_| block.content.get("type").and_then(Value::as_str) == Some("file"))
+        .and_then(Value::as_str);
+    match url {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            Ok(url.to_string())
+        }
+        _ => Err(ActionError::Provider {
+            provider: "Notion",
+            status: 404,
+            code: "object_not_found".into(),
+            message: format!("block {id} no longer holds a file hosted by Notion"),
+        }),
+    }
 }
 
 #[cfg(test)]

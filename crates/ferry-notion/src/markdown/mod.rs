@@ -22,7 +22,7 @@ pub struct BlockTree {
 }
 
 /// Gives the URL to write for a Notion-hosted file, from its block and the URL Notion sent.
-pub type FileUrl = dyn Fn(&Block, &str) -> String + Sync;
+pub type FileUrl<'a> = dyn Fn(&Block, &str) -> String + Sync + 'a;
 
 /// How markdown is written.
 #[derive(Default)]
@@ -31,7 +31,7 @@ pub struct MarkdownOptions<'a> {
     pub colors: bool,
     /// Rewrites the URL of a Notion-hosted file (they expire after an hour); given the block
     /// and the URL Notion sent.
-    pub file_url: Option<&'a FileUrl>,
+    pub file_url: Option<&'a FileUrl<'a>>,
 }
 
 /// A block the converter could not write as markdown.
