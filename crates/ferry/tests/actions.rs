@@ -855,6 +855,7 @@ async fn declared_calls_reach_notion(backend: Backend) {
         "fetch-rich-page",
         "list-users",
         "fetch-content-metadata",
+        "duplicate-page",
     ];
     let declared: std::collections::BTreeSet<String> = config[0]["actions"]
         .as_array()
@@ -1245,15 +1246,29 @@ async fn duplicate_page_copies_the_tree(backend: Backend) {
 
     // A row of a data source keeps its writable properties.
     let tasks = find(&h, "data_source", "Tasks").await;
+    // Task 01 holds 30 relations and 30 pieces of text: past Notion's cut at 25.
     let rows = ok(
         &h,
         "query-data-source",
-        json!({"data_source_id": tasks["id"], "page_size": 1}),
+        json!({"data_source_id": tasks["id"], "filter": {"property": "Name", "title": {"starts_with": "Task 01"}}}),
     )
     .await;
     let row = &rows["results"][0];
     let copied = ok(&h, "duplicate-page", json!({"page_id": row["id"]})).await;
     let copied_row = ok(&h, "retrieve-page", json!({"page_id": copied["id"]})).await;
+    for (property, items) in [("Project", 30), ("Notes", 30)] {
+        let all = ok(
+            &h,
+            "retrieve-page-property",
+            json!({"page_id": copied["id"], "property_id": row["properties"][property]["id"]}),
+        )
+        .await;
+        assert_eq!(
+            all["results"].as_array().unwrap().len(),
+            items,
+            "{property}"
+        );
+    }
     for property in [
         "Name", "Status", "Priority", "Tags", "Done", "Due", "Estimate",
     ] {

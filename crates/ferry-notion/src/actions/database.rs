@@ -171,7 +171,10 @@ async fn rows_of(
 }
 
 /// List properties that Notion cut at 25 items, read whole.
-async fn complete_properties(notion: &Client<'_>, row: &mut Page) -> Result<(), ActionError> {
+pub(crate) async fn complete_properties(
+    notion: &Client<'_>,
+    row: &mut Page,
+) -> Result<(), ActionError> {
     let cut: Vec<String> = row
         .properties
         .iter()

@@ -7,6 +7,7 @@
 use ferry_provider::ActionError;
 use serde_json::{Map, Value, json};
 
+use super::database::complete_properties;
 use super::input::{Input, invalid};
 use super::{Client, failed};
 use crate::markdown::BlockTree;
@@ -89,7 +90,9 @@ pub(crate) async fn duplicate(
         Some(_) => return Err(invalid("parent", "must be Notion's parent object")),
     };
     let title = input.string("title")?;
-    let page = notion.page(&page_id).await.map_err(failed)?;
+    let mut page = notion.page(&page_id).await.map_err(failed)?;
+    // Titles, text, people and relations past 25 items come cut; copy them whole.
+    complete_properties(notion, &mut page).await?;
     let tree = fetch_tree(notion, &page_id, TreeLimits::default())
         .await
         .map_err(failed)?;
@@ -118,13 +121,13 @@ pub(crate) async fn duplicate(
     }))
 }
 
-/// The original's parent as a create call takes it (its `type` tag dropped).
+/// The original's parent as a create call takes it: only the key its `type` names (a data
+/// source parent also carries its database's id, which a create refuses beside it).
 fn writable_parent(parent: &Value) -> Value {
-    let mut parent = parent.clone();
-    if let Value::Object(map) = &mut parent {
-        map.remove("type");
+    match parent.get("type").and_then(Value::as_str) {
+        Some(kind) => json!({ kind: parent[kind] }),
+        None => parent.clone(),
     }
-    parent
 }
 
 struct Copy {
