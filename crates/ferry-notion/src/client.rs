@@ -244,7 +244,7 @@ pub fn checked_id(what: &'static str, id: &str) -> Result<String, NotionError> {
 }
 
 /// Property ids are URL-safe already (`title`, `%3CLrR`); anything else is refused.
-fn checked_property_id(id: &str) -> Result<String, NotionError> {
+pub(crate) fn checked_property_id(id: &str) -> Result<String, NotionError> {
     let ok = !id.is_empty()
         && id.len() <= 100
         && id

@@ -500,18 +500,12 @@ fn checked(input: &Input<'_>, field: &InputField) -> Result<Option<Value>, Actio
 /// A text path segment as Notion gives it (property ids come URL-encoded: `%3CLrR`);
 /// anything that could change the path is refused.
 fn url_segment(field: &str, text: &str) -> Result<String, ActionError> {
-    let safe = text.len() <= 100
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "%_.~-!*'()".contains(c));
-    if safe {
-        Ok(text.to_string())
-    } else {
-        Err(invalid(
+    crate::client::checked_property_id(text).map_err(|_| {
+        invalid(
             field,
             "must be the id as Notion gives it (letters, digits and %_.~-!*'())",
-        ))
-    }
+        )
+    })
 }
 
 fn notion_object(kind: &str, description: &str) -> Value {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::database::complete_properties;
 use super::input::{Input, invalid};
+use super::rows::READ_ONLY;
 use super::{Client, failed};
 use crate::markdown::BlockTree;
 use crate::tree::{TreeLimits, fetch_tree};
@@ -40,19 +41,6 @@ pub(crate) fn output() -> Value {
         }
     })
 }
-
-/// Property types Notion computes; a copy cannot set them.
-const COMPUTED: &[&str] = &[
-    "formula",
-    "rollup",
-    "created_time",
-    "created_by",
-    "last_edited_time",
-    "last_edited_by",
-    "unique_id",
-    "button",
-    "verification",
-];
 
 /// Block types the API cannot create.
 const NOT_CREATABLE: &[&str] = &[
@@ -111,7 +99,27 @@ pub(crate) async fn duplicate(
         }
     }
     let created = notion.create_page(&body).await.map_err(failed)?;
-    copy.append(notion, &created.id, &tree.blocks).await?;
+    if let Err(e) = copy.append(notion, &created.id, &tree.blocks).await {
+        // Say where the half-made copy is, so it can be finished or deleted.
+        let left = format!("the copy, page {}, is left part-written", created.id);
+        return Err(match e {
+            ActionError::Provider {
+                provider,
+                status,
+                code,
+                message,
+            } => ActionError::Provider {
+                provider,
+                status,
+                code,
+                message: format!("{message} ({left})"),
+            },
+            ActionError::Unreadable(message) => {
+                ActionError::Unreadable(format!("{message} ({left})"))
+            }
+            other => other,
+        });
+    }
     Ok(json!({
         "id": created.id,
         "url": created.url,
@@ -149,7 +157,8 @@ impl Copy {
     fn properties(&mut self, page: &Page, title: Option<&str>) -> Value {
         let mut out = Map::new();
         for (name, property) in &page.properties {
-            if COMPUTED.contains(&property.kind.as_str()) {
+            // Computed ones, and a verification Notion keeps per page.
+            if READ_ONLY.contains(&property.kind.as_str()) || property.kind == "verification" {
                 continue;
             }
             let value = match (property.kind.as_str(), title) {

@@ -16,7 +16,8 @@ use crate::types::PropertySchema;
 /// Notion's limit on one text item's content.
 const TEXT_CHUNK: usize = 2000;
 
-const READ_ONLY: &[&str] = &[
+/// Property types Notion computes: no write can set them.
+pub(crate) const READ_ONLY: &[&str] = &[
     "formula",
     "rollup",
     "created_time",
