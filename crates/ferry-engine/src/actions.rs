@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::client::ProviderClient;
+use chrono::{DateTime, Utc};
+
 use crate::crypto::Cipher;
 use crate::error::{EngineError, EngineResult, ErrorCode};
 use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
@@ -30,7 +32,12 @@ pub struct Actions {
     /// Seals the file links actions write, so a link names its file without showing it.
     cipher: Cipher,
     public_url: Arc<str>,
+    /// Fresh file URLs by opened link, with when to stop serving them.
+    fresh_files: moka::sync::Cache<String, (String, DateTime<Utc>)>,
 }
+
+/// Fresh file URLs one process keeps.
+const FRESH_FILES: u64 = 100_000;
 
 /// What a file link holds, sealed: whose file it is.
 #[derive(Serialize, Deserialize)]
@@ -53,6 +60,11 @@ impl Actions {
             integrations,
             cipher,
             public_url: public_url.into(),
+            fresh_files: moka::sync::Cache::builder()
+                .max_capacity(FRESH_FILES)
+                // No URL outlives Notion's hour, whatever its expiry says.
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
         }
     }
 
@@ -153,8 +165,10 @@ impl Actions {
 
 impl Actions {
     /// The current URL of the file a link written by an action points at: the link is
-    /// opened, the connection's provider asked for the block again (recorded as an `action`
-    /// operation named `file-link`), and the fresh URL returned.
+    /// opened, the connection checked, and the URL served from this process's cache while it
+    /// has over a minute to live; else the connection's provider is asked for the block again
+    /// (recorded as an `action` operation named `file-link`), so a link followed often does
+    /// not spend the connection's pace.
     pub async fn fresh_file_url(&self, token: &str) -> EngineResult<String> {
         let unknown = || {
             EngineError::new(
@@ -162,15 +176,18 @@ impl Actions {
                 "This file link is not one Ferry made, or was cut short.",
             )
         };
-        let target: FileLinkTarget = self
-            .cipher
-            .open_from_url(token)
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .ok_or_else(unknown)?;
+        let opened = self.cipher.open_from_url(token).map_err(|_| unknown())?;
+        let target: FileLinkTarget = serde_json::from_str(&opened).map_err(|_| unknown())?;
         let environment = EnvironmentId::from_stored(target.environment);
         let key = IntegrationKey::from_stored(target.integration);
         let connection = ConnectionId::from_stored(target.connection);
+        // A deleted connection's links stop at once, cached URL or not.
+        self.client.resolve(&environment, &key, &connection).await?;
+        if let Some((url, good_until)) = self.fresh_files.get(&opened)
+            && good_until > Utc::now() + chrono::Duration::minutes(1)
+        {
+            return Ok(url);
+        }
         let transport = self
             .client
             .transport(&environment, &key, &connection, OperationKind::Action)
@@ -180,9 +197,18 @@ impl Actions {
             return Err(unknown());
         };
         match (catalogue.fresh_file_url)(&transport, &target.block, transport.api_version()).await {
-            Ok(url) => {
+            Ok(file) => {
                 transport.finish(true, "file-link: done".to_string());
-                Ok(url)
+                // Until shortly before the provider's expiry; ten minutes when it gives none.
+                let good_until = file
+                    .expiry_time
+                    .as_deref()
+                    .and_then(crate::time::parse)
+                    .map(|t| t - chrono::Duration::minutes(5))
+                    .unwrap_or_else(|| Utc::now() + chrono::Duration::minutes(10));
+                self.fresh_files
+                    .insert(opened, (file.url.clone(), good_until));
+                Ok(file.url)
             }
             Err(e) => {
                 let error = engine_error(e);

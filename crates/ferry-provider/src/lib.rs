@@ -303,7 +303,14 @@ pub type FreshFileUrl = for<'a> fn(
     &'a dyn DynTransport,
     &'a str,
     Option<&'a str>,
-) -> BoxFuture<'a, Result<String, ActionError>>;
+) -> BoxFuture<'a, Result<FreshFile, ActionError>>;
+
+/// A file's current URL, and when it stops working (RFC 3339) if the provider says.
+#[derive(Debug, Clone)]
+pub struct FreshFile {
+    pub url: String,
+    pub expiry_time: Option<String>,
+}
 
 /// Why an action failed.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1295,8 +1295,8 @@ async fn duplicate_page_copies_the_tree(backend: Backend) {
 }
 
 /// `fileLinks: "ferry"`: Notion-hosted files are written as Ferry links that need no key and
-/// redirect to a fresh Notion URL each time; a forged or cut link, or one whose connection is
-/// gone, is refused.
+/// redirect to a fresh Notion URL (asked once, then kept until near its expiry); a forged or
+/// cut link, or one whose connection is gone, is refused.
 async fn file_links_redirect_to_a_fresh_url(backend: Backend) {
     let h = setup(backend).await;
     let handbook = find(&h, "page", "Acme Handbook").await;
@@ -1317,6 +1317,8 @@ async fn file_links_redirect_to_a_fresh_url(backend: Backend) {
         "no Notion-hosted URL is left: {content}"
     );
     let path = &link[h.base.len()..];
+    h.emulator_admin(Method::DELETE, "/_emulator/requests", json!({}))
+        .await;
     for _ in 0..2 {
         let (status, headers, _) = h.request(Method::GET, path, None, &[], None).await;
         assert_eq!(status, 302);
@@ -1329,9 +1331,17 @@ async fn file_links_redirect_to_a_fresh_url(backend: Backend) {
         let file = h.http.get(fresh).send().await.unwrap();
         assert_eq!(file.status(), 200);
     }
+    // Followed twice, asked of Notion once: the fresh URL is kept until near its expiry.
+    let counts = h
+        .emulator_admin(Method::GET, "/_emulator/requests", json!({}))
+        .await;
+    assert_eq!(counts["routes"]["GET /v1/blocks/{block_id}"], 1, "{counts}");
     let logs = h.all_logs("type=action").await;
-    assert!(
-        logs.iter().any(|l| l["message"] == "file-link: done"),
+    assert_eq!(
+        logs.iter()
+            .filter(|l| l["message"] == "file-link: done")
+            .count(),
+        1,
         "{logs:?}"
     );
 

@@ -10,8 +10,8 @@ mod page;
 mod rows;
 
 use ferry_provider::{
-    ActionCall, ActionCatalogue, ActionError, ActionSpec, BoxFuture, DynTransport, InputSchema,
-    SharedTransport,
+    ActionCall, ActionCatalogue, ActionError, ActionSpec, BoxFuture, DynTransport, FreshFile,
+    InputSchema, SharedTransport,
 };
 use serde_json::{Value, json};
 
@@ -116,7 +116,7 @@ fn fresh_file_url<'a>(
     transport: &'a dyn DynTransport,
     block_id: &'a str,
     api_version: Option<&'a str>,
-) -> BoxFuture<'a, Result<String, ActionError>> {
+) -> BoxFuture<'a, Result<FreshFile, ActionError>> {
     Box::pin(async move {
         let version = api_version
             .and_then(ApiVersion::parse)

@@ -1,6 +1,6 @@
 //! `fetch-rich-page` (a page as markdown) and `fetch-content-metadata` (what a URL points at).
 
-use ferry_provider::{ActionError, FileLink};
+use ferry_provider::{ActionError, FileLink, FreshFile};
 use serde_json::{Value, json};
 
 use super::input::{Input, invalid};
@@ -238,17 +238,22 @@ fn page_metadata(page: &Page) -> Value {
 }
 
 /// The current URL of the Notion-hosted file block `id` holds (they expire after an hour).
-pub(crate) async fn fresh_file_url(notion: &Client<'_>, id: &str) -> Result<String, ActionError> {
+pub(crate) async fn fresh_file_url(
+    notion: &Client<'_>,
+    id: &str,
+) -> Result<FreshFile, ActionError> {
     let block = notion.block(id).await.map_err(failed)?;
-    let url = block
-        .content
-        .pointer("/file/url")
-        .filter(|_| block.content.get("type").and_then(Value::as_str) == Some("file"))
-        .and_then(Value::as_str);
+    let hosted = block.content.get("type").and_then(Value::as_str) == Some("file");
+    let file = block.content.get("file").filter(|_| hosted);
+    let url = file.and_then(|f| f.get("url")).and_then(Value::as_str);
     match url {
-        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
-            Ok(url.to_string())
-        }
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => Ok(FreshFile {
+            url: url.to_string(),
+            expiry_time: file
+                .and_then(|f| f.get("expiry_time"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        }),
         _ => Err(ActionError::Provider {
             provider: "Notion",
             status: 404,
