@@ -65,8 +65,6 @@ const fromMemory = {
   },
 };
 const offline = new NotionToMarkdown({ notionClient: fromMemory, config: { parseChildPages: false } });
-let blockCount = 0;
-for (const value of index.values()) blockCount += value.results.length;
 const cpuTimes = [];
 for (let i = 0; i < 5; i++) {
   const before = process.cpuUsage();
@@ -83,7 +81,6 @@ console.log(
     rate_limited: rateLimited,
     wall_ms: wallMs,
     conversion_cpu_us: cpuTimes[2],
-    blocks_listed: blockCount,
     markdown_bytes: Buffer.byteLength(markdown),
   }),
 );
