@@ -318,6 +318,17 @@ const fn check(call: &Call) {
             find_field(fields, from.as_bytes()).is_some(),
             "body_from is not a field"
         );
+        assert!(call.fixed.is_empty(), "body_from and a fixed body at once");
+        // The whole body comes from that field: every other one goes in the path or query.
+        let mut f = 0;
+        while f < fields.len() {
+            let name = fields[f].name.as_bytes();
+            assert!(
+                bytes_eq(name, from.as_bytes()) || in_path(path, name) || in_list(call.query, name),
+                "body_from beside another body field"
+            );
+            f += 1;
+        }
     }
     assert!(
         call.fixed.is_empty() || has_body,
