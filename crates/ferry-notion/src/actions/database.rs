@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::input::Input;
 use super::{Client, failed};
 use crate::NotionError;
-use crate::types::{Object, Page, PropertySchema, PropertyValue, plain_text};
+use crate::types::{Database, Object, Page, PropertySchema, PropertyValue, plain_text};
 
 /// Where rows of a database are read and written.
 pub(crate) struct Table {
@@ -27,6 +27,25 @@ pub(crate) struct Table {
 }
 
 impl Table {
+    fn of_database(
+        database: &Database,
+        data_sources: Vec<(String, BTreeMap<String, PropertySchema>)>,
+        properties: BTreeMap<String, PropertySchema>,
+    ) -> Table {
+        Table {
+            database_id: database.id.clone(),
+            title: plain_text(&database.title),
+            last_edited_time: database.last_edited_time.clone(),
+            url: database
+                .other
+                .get("url")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            data_sources,
+            properties,
+        }
+    }
+
     /// The schema rows are written against: the database's, or its first data source's.
     pub fn schema(&self) -> &BTreeMap<String, PropertySchema> {
         self.data_sources
@@ -47,19 +66,9 @@ impl Table {
 /// too (it is what users copy from a view's link).
 pub(crate) async fn table(notion: &Client<'_>, id: &str) -> Result<Table, ActionError> {
     if !notion.version().has_data_sources() {
-        let database = notion.database(id).await.map_err(failed)?;
-        return Ok(Table {
-            database_id: database.id.clone(),
-            title: plain_text(&database.title),
-            last_edited_time: database.last_edited_time.clone(),
-            url: database
-                .other
-                .get("url")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            data_sources: Vec::new(),
-            properties: database.properties.unwrap_or_default(),
-        });
+        let mut database = notion.database(id).await.map_err(failed)?;
+        let properties = database.properties.take().unwrap_or_default();
+        return Ok(Table::of_database(&database, Vec::new(), properties));
     }
     match notion.database(id).await {
         Ok(database) => {
@@ -68,18 +77,7 @@ pub(crate) async fn table(notion: &Client<'_>, id: &str) -> Result<Table, Action
                 let source = notion.data_source(&source.id).await.map_err(failed)?;
                 data_sources.push((source.id, source.properties));
             }
-            Ok(Table {
-                database_id: database.id.clone(),
-                title: plain_text(&database.title),
-                last_edited_time: database.last_edited_time.clone(),
-                url: database
-                    .other
-                    .get("url")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                data_sources,
-                properties: BTreeMap::new(),
-            })
+            Ok(Table::of_database(&database, data_sources, BTreeMap::new()))
         }
         Err(e) if e.code() == Some("object_not_found") => {
             let Ok(source) = notion.data_source(id).await else {

@@ -202,38 +202,62 @@ pub(crate) async fn content_metadata(
         Err(e) => return Err(failed(e)),
     };
     if let Ok(database) = notion.database(&id).await {
-        return Ok(json!({
-            "id": database.id,
-            "path": database.other.get("url"),
-            "type": "database",
-            "title": plain_text(&database.title),
-            "last_modified": database.last_edited_time,
-            "parent_id": parent_id(&database.parent),
-        }));
+        let url = database.other.get("url").and_then(Value::as_str);
+        let title = plain_text(&database.title);
+        return Ok(metadata(
+            "database",
+            &database.id,
+            url,
+            &title,
+            &database.last_edited_time,
+            &database.parent,
+        ));
     }
     if notion.version().has_data_sources()
         && let Ok(source) = notion.data_source(&id).await
     {
-        return Ok(json!({
-            "id": source.id,
-            "path": source.other.get("url"),
-            "type": "data_source",
-            "title": plain_text(&source.title),
-            "last_modified": source.last_edited_time,
-            "parent_id": parent_id(&source.parent),
-        }));
+        let url = source.other.get("url").and_then(Value::as_str);
+        let title = plain_text(&source.title);
+        return Ok(metadata(
+            "data_source",
+            &source.id,
+            url,
+            &title,
+            &source.last_edited_time,
+            &source.parent,
+        ));
     }
     Err(failed(page_error))
 }
 
 fn page_metadata(page: &Page) -> Value {
+    let title = page.title();
+    metadata(
+        "page",
+        &page.id,
+        page.url.as_deref(),
+        &title,
+        &page.last_edited_time,
+        &page.parent,
+    )
+}
+
+/// What `fetch-content-metadata` answers for a page, database or data source.
+fn metadata(
+    kind: &str,
+    id: &str,
+    url: Option<&str>,
+    title: &str,
+    last_modified: &str,
+    parent: &Value,
+) -> Value {
     json!({
-        "id": page.id,
-        "path": page.url,
-        "type": "page",
-        "title": page.title(),
-        "last_modified": page.last_edited_time,
-        "parent_id": parent_id(&page.parent),
+        "id": id,
+        "path": url,
+        "type": kind,
+        "title": title,
+        "last_modified": last_modified,
+        "parent_id": parent_id(parent),
     })
 }
 

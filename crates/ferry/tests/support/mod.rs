@@ -5,6 +5,8 @@
 //! dropped when its harness is, also when the test fails.
 #![allow(dead_code)]
 
+pub mod actions;
+
 use ferry_engine::environments::Environment;
 use ferry_engine::{Cipher, Engine, Settings};
 use notion_emulator::RunningEmulator;
