@@ -23,6 +23,7 @@ pub mod faults;
 pub mod filter;
 pub mod http;
 pub mod ids;
+pub mod markdown;
 pub mod model;
 pub mod oauth;
 pub mod pagination;
@@ -57,6 +58,8 @@ pub struct Config {
     pub latency: Duration,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// Records a page's markdown renders before the rest is left as `<unknown>` tags.
+    pub markdown_record_limit: usize,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             burst: 10,
             latency: Duration::ZERO,
             max_body_bytes: 500 * 1000,
+            markdown_record_limit: markdown::RECORD_LIMIT,
         }
     }
 }
@@ -77,6 +81,7 @@ pub struct Settings {
     pub limits: ratelimit::Limits,
     pub latency: Duration,
     pub max_body_bytes: usize,
+    pub markdown_record_limit: usize,
 }
 
 /// Everything the handlers share.
@@ -105,6 +110,7 @@ impl Emulator {
                 },
                 latency: config.latency,
                 max_body_bytes: config.max_body_bytes,
+                markdown_record_limit: config.markdown_record_limit,
             }),
             seed: Mutex::new(config.seed.clone()),
             limiter: ratelimit::RateLimiter::default(),

@@ -337,6 +337,19 @@ async fn read_everything(emu: &Emu, checker: &mut Checker, version: &str) {
         "comments",
     );
     assert!(!comments["results"].as_array().unwrap().is_empty());
+
+    if version == V2026 {
+        let markdown = emu
+            .get(version, &format!("/v1/pages/{handbook}/markdown"))
+            .await;
+        checker.check(
+            version,
+            "pages",
+            "GetPageMarkdownResponse",
+            &markdown,
+            "page markdown",
+        );
+    }
 }
 
 async fn write_everything(emu: &Emu, checker: &mut Checker, version: &str) {

@@ -94,6 +94,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
             get(h(pages::property_item)),
         )
         .route("/v1/pages/{page_id}/move", post(h(pages::move_page)))
+        .route("/v1/pages/{page_id}/markdown", get(h(pages::markdown)))
         .route(
             "/v1/blocks/{block_id}",
             get(h(blocks::retrieve))

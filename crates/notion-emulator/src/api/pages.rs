@@ -396,6 +396,52 @@ pub fn retrieve(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Va
     ))
 }
 
+/// `GET /pages/{id}/markdown` (2026-03-11): a page's content, or the subtree of a block or
+/// child database (the ids a truncated answer listed), as enhanced markdown.
+pub fn markdown(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Value> {
+    if !caller.version.uses_2026_names() {
+        return Err(NotionError::invalid_request_url());
+    }
+    let id = req.param("page_id")?;
+    let include_transcript = match req
+        .query_map()
+        .get("include_transcript")
+        .map(String::as_str)
+    {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(NotionError::validation(format!(
+                "include_transcript should be a boolean, instead was `\"{other}\"`."
+            )));
+        }
+    };
+    let ws = emulator.workspace();
+    let readable = matches!(
+        ws.kind_of(id),
+        Some(
+            crate::model::ObjectKind::Page
+                | crate::model::ObjectKind::Block
+                | crate::model::ObjectKind::Database
+        )
+    ) && caller.can_see(&ws, id);
+    if !readable {
+        return Err(NotionError::not_found("page", id));
+    }
+    let options = crate::markdown::Options {
+        record_limit: emulator.settings().markdown_record_limit,
+        include_transcript,
+    };
+    let rendered = crate::markdown::render(&ws, &caller.ctx(emulator), id, options);
+    Ok(json!({
+        "object": "page_markdown",
+        "id": id,
+        "markdown": rendered.markdown,
+        "truncated": rendered.truncated,
+        "unknown_block_ids": rendered.unknown_block_ids,
+    }))
+}
+
 /// Applies a page update (properties, icon, cover, trash, lock, template, erase_content).
 pub(crate) fn update_page(
     ws: &mut Workspace,
