@@ -9,7 +9,9 @@ use http::{HeaderValue, Method};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::types::{Block, Comment, DataSource, Database, ListPage, Object, Page, Template, User};
+use crate::types::{
+    Block, Comment, DataSource, Database, ListPage, Object, Page, PageMarkdown, Template, User,
+};
 use crate::{ApiVersion, NotionError};
 
 /// Notion's largest page size, and the one Ferry asks for.
@@ -162,6 +164,14 @@ impl<T: Transport> Notion<T> {
             Vec::new(),
             "results",
         ))
+    }
+
+    /// A page's content, or the subtree of a block Notion listed as unknown, in Notion's
+    /// markdown; the endpoint exists from API 2026-03-11 on.
+    pub async fn page_markdown(&self, id: &str) -> Result<PageMarkdown, NotionError> {
+        let id = checked_id("page", id)?;
+        self.call(Request::get(format!("/v1/pages/{id}/markdown")))
+            .await
     }
 
     pub async fn block(&self, id: &str) -> Result<Block, NotionError> {

@@ -9,6 +9,7 @@ mod actions;
 mod client;
 mod error;
 pub mod markdown;
+pub mod notion_markdown;
 mod provider;
 pub mod tree;
 pub mod types;

@@ -336,6 +336,18 @@ pub struct Comment {
     pub other: Map<String, Value>,
 }
 
+/// A page (or a block's subtree) in Notion's enhanced markdown (API 2026-03-11).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PageMarkdown {
+    pub id: String,
+    pub markdown: String,
+    /// Past Notion's record limit, the rest is `<unknown>` tags listed in `unknown_block_ids`.
+    #[serde(default)]
+    pub truncated: bool,
+    #[serde(default)]
+    pub unknown_block_ids: Vec<String>,
+}
+
 /// A data source's page template.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Template {

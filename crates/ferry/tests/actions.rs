@@ -751,10 +751,14 @@ async fn declared_calls_reach_notion(backend: Backend) {
     .await;
     assert_eq!(source["title"][0]["plain_text"], "Second");
 
+    // Notion's page markdown, sent as 2026-03-11 whatever the connection's version.
+    let markdown = run("get-page-as-markdown", json!({"page_id": page_id})).await;
+    assert_eq!(markdown["object"], "page_markdown");
+    assert_eq!(markdown["truncated"], false);
+
     // Endpoints the emulator does not serve yet: the call is made, and Notion's refusal comes
     // back with its status and code.
     for (action, input) in [
-        ("get-page-as-markdown", json!({"page_id": page_id})),
         (
             "update-page-markdown",
             json!({"page_id": page_id, "type": "insert_content", "insert_content": {"content": "x"}}),

@@ -1,5 +1,6 @@
-//! Pages copied and files linked, on both backends: `duplicate-page` block for block, and
-//! `fileLinks: "ferry"` links that redirect to a fresh Notion URL.
+//! Pages copied, linked and read in Notion's markdown, on both backends: `duplicate-page`
+//! block for block, `fileLinks: "ferry"` links that redirect to a fresh Notion URL, and
+//! `fetch-rich-page` with `format: "notion"` completed where Notion left `<unknown>` tags.
 
 mod support;
 
@@ -10,7 +11,8 @@ use support::{Backend, Harness};
 
 backend_tests!(
     duplicate_page_copies_the_tree,
-    file_links_redirect_to_a_fresh_url
+    file_links_redirect_to_a_fresh_url,
+    notion_format_is_completed_by_ferry
 );
 
 /// Block types under `root`, counted by walking the tree through the proxy (a synced copy's
@@ -233,4 +235,102 @@ async fn file_links_redirect_to_a_fresh_url(backend: Backend) {
     let (status, _, text) = h.request(Method::GET, path, None, &[], None).await;
     assert_eq!(status, 404, "{text}");
     assert!(text.contains("unknown_connection"), "{text}");
+}
+
+/// A hosted file's URL carries its expiry second, which two reads may not share.
+fn without_expiry(markdown: &str) -> String {
+    markdown
+        .split("expires=")
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part.to_string()
+            } else {
+                part.trim_start_matches(|c: char| c.is_ascii_digit())
+                    .to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("expires=")
+}
+
+/// `format: "notion"` answers Notion's own markdown with every `<unknown>` tag filled: the
+/// block types Notion's format lacks by Ferry's converter, and what Notion truncated by
+/// its own endpoint, so a truncated page reads exactly as a whole one.
+async fn notion_format_is_completed_by_ferry(backend: Backend) {
+    let h = setup(backend).await;
+    let handbook = find(&h, "page", "Acme Handbook").await;
+    let input = json!({"pageId": handbook["id"], "format": "notion"});
+    let whole = ok(&h, "fetch-rich-page", input.clone()).await;
+    let content = whole["content"].as_str().unwrap();
+    assert_eq!(whole["format"], "notion");
+    assert_eq!(whole["notion"]["truncatedByNotion"], false);
+    assert_eq!(whole["notion"]["left"], json!([]), "{whole}");
+    for expected in [
+        "<callout icon=\"💡\" color=\"yellow_background\">",
+        "## Lists {toggle=\"true\"}",
+        "[A caption](https://acme.example/blog)",
+        "[https://maps.example.com/office](https://maps.example.com/office)",
+        "[https://github.com/acme/ferry/issues/1](https://github.com/acme/ferry/issues/1)",
+        "Add a new teammate",
+    ] {
+        assert!(content.contains(expected), "{expected:?} in:\n{content}");
+    }
+    assert!(!content.contains("<unknown "), "{content}");
+    // bookmark, embed, breadcrumb, tab, template, link preview and the unsupported block.
+    assert_eq!(whole["notion"]["filled"], 7, "{whole}");
+    assert_eq!(whole["unknown_blocks"][0]["type"], "unsupported", "{whole}");
+    // The page, its markdown, and per filled block the block and the lists it holds.
+    let requests = whole["requests"].as_u64().unwrap();
+    assert!((9..=14).contains(&requests), "{requests}");
+
+    h.emulator_admin(
+        Method::POST,
+        "/_emulator/settings",
+        json!({"markdown_record_limit": 6}),
+    )
+    .await;
+    let cut = ok(&h, "fetch-rich-page", input.clone()).await;
+    assert_eq!(cut["notion"]["truncatedByNotion"], true);
+    assert_eq!(cut["notion"]["left"], json!([]), "{cut}");
+    assert_eq!(
+        without_expiry(cut["content"].as_str().unwrap()),
+        without_expiry(content)
+    );
+    assert!(cut["requests"].as_u64().unwrap() > requests);
+
+    // Front matter comes first; options of the gfm format are refused by name.
+    let with_front = ok(
+        &h,
+        "fetch-rich-page",
+        json!({"pageId": handbook["id"], "format": "notion", "frontMatter": true}),
+    )
+    .await;
+    assert!(
+        with_front["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("---\nid: ")
+    );
+    for (input, field) in [
+        (
+            json!({"pageId": handbook["id"], "format": "html"}),
+            "format",
+        ),
+        (
+            json!({"pageId": handbook["id"], "format": "notion", "fileLinks": "ferry"}),
+            "fileLinks",
+        ),
+        (
+            json!({"pageId": handbook["id"], "format": "notion", "colors": true}),
+            "colors",
+        ),
+    ] {
+        let (status, body) = trigger(&h, "fetch-rich-page", input).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
 }

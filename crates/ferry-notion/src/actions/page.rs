@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use super::input::{Input, invalid};
 use super::{Client, failed};
 use crate::checked_id;
-use crate::markdown::{FileUrl, MarkdownOptions, page_to_markdown};
+use crate::markdown::{FileUrl, MarkdownOptions, front_matter, page_to_markdown};
+use crate::notion_markdown::{CompletionLimits, completed_page_markdown};
 use crate::tree::{TreeLimits, fetch_tree};
 use crate::types::Block;
 use crate::types::{Page, plain_text};
@@ -14,16 +15,19 @@ use crate::types::{Page, plain_text};
 /// The most blocks a page is read to, whatever the caller asks.
 const MAX_BLOCKS: u64 = 100_000;
 
+/// The most requests completing Notion's markdown may take: each fills one tag Notion left.
+const MAX_COMPLETION_REQUESTS: usize = 1_000;
+
 pub(crate) fn rich_page_input() -> Value {
     json!({
         "type": "object",
         "required": ["pageId"],
         "properties": {
             "pageId": {"type": "string"},
-            "format": {"type": "string", "enum": ["gfm"], "default": "gfm", "description": "gfm: Ferry's GitHub-flavoured markdown"},
+            "format": {"type": "string", "enum": ["gfm", "notion"], "default": "gfm", "description": "gfm: Ferry's GitHub-flavoured markdown, read block by block; notion: Notion's own enhanced markdown in one request (API 2026-03-11), with what Notion left as <unknown> tags (past its record limit, or block types its format lacks) filled in by Ferry"},
             "frontMatter": {"type": "boolean", "default": false, "description": "Start with the page's properties as YAML front matter"},
-            "colors": {"type": "boolean", "default": false, "description": "Keep text colours as HTML spans"},
-            "fileLinks": {"type": "string", "enum": ["notion", "ferry"], "default": "notion", "description": "notion: Notion's file URLs, which expire after an hour; ferry: Ferry URLs that redirect to a fresh one whenever followed"},
+            "colors": {"type": "boolean", "default": false, "description": "Keep text colours as HTML spans (gfm; Notion's format always keeps them)"},
+            "fileLinks": {"type": "string", "enum": ["notion", "ferry"], "default": "notion", "description": "notion: Notion's file URLs, which expire after an hour; ferry: Ferry URLs that redirect to a fresh one whenever followed (gfm only)"},
             "maxDepth": {"type": "integer", "minimum": 1, "maximum": 64, "default": 32},
             "maxBlocks": {"type": "integer", "minimum": 1, "maximum": MAX_BLOCKS, "default": 20000}
         },
@@ -50,6 +54,8 @@ pub(crate) fn rich_page_output() -> Value {
             }},
             "unknown_blocks": {"type": "array", "description": "Blocks written as an HTML comment because markdown has no form for them"},
             "cut": {"type": "array", "description": "Blocks whose children were not read: reason depth, blocks or unavailable"},
+            "format": {"enum": ["gfm", "notion"]},
+            "notion": {"type": "object", "description": "format notion: truncatedByNotion, filled (tags Ferry filled in) and left (tags still in the text: id, type, reason unavailable, requests or no_id)"},
             "requests": {"type": "integer", "description": "Notion requests the content took"}
         }
     })
@@ -83,15 +89,17 @@ pub(crate) async fn rich_page(
         "maxBlocks",
     ])?;
     let id = input.id("pageId", "page")?;
-    if let Some(format) = input.string("format")?
-        && format != "gfm"
-    {
-        return Err(invalid(
-            "format",
-            format!("`{format}` is not a format this action writes (gfm)"),
-        ));
-    }
-    let front_matter = input.flag("frontMatter")?;
+    let notion_format = match input.string("format")? {
+        None | Some("gfm") => false,
+        Some("notion") => true,
+        Some(other) => {
+            return Err(invalid(
+                "format",
+                format!("`{other}` is not a format this action writes (gfm, notion)"),
+            ));
+        }
+    };
+    let front_matter_wanted = input.flag("frontMatter")?;
     let colors = input.flag("colors")?;
     let ferry_links = match input.string("fileLinks")? {
         None | Some("notion") => false,
@@ -103,24 +111,33 @@ pub(crate) async fn rich_page(
             ));
         }
     };
+    if notion_format && ferry_links {
+        return Err(invalid(
+            "fileLinks",
+            "`ferry` links are written by the gfm format only",
+        ));
+    }
+    if notion_format && colors {
+        return Err(invalid(
+            "colors",
+            "applies to the gfm format; Notion's format always keeps colours",
+        ));
+    }
     let limits = TreeLimits {
         max_depth: bounded(input, "maxDepth", 32, 64)?,
         max_blocks: bounded(input, "maxBlocks", 20_000, MAX_BLOCKS)?,
         ..TreeLimits::default()
     };
     let page = notion.page(&id).await.map_err(failed)?;
-    let tree = fetch_tree(notion, &page.id, limits).await.map_err(failed)?;
     let ferry_link = |block: &Block, _: &str| file_link(&block.id);
     let options = MarkdownOptions {
         colors,
         file_url: ferry_links.then_some(&ferry_link as &FileUrl<'_>),
     };
-    let converted = page_to_markdown(&page, &tree.blocks, front_matter, &options);
-    Ok(json!({
+    let mut out = json!({
         "id": page.id,
         "path": page.url,
         "title": page.title(),
-        "content": converted.markdown,
         "contentType": "md",
         "last_modified": page.last_edited_time,
         "parent_id": parent_id(&page.parent),
@@ -129,10 +146,42 @@ pub(crate) async fn rich_page(
             "last_edited_time": page.last_edited_time,
             "properties": page.properties,
         },
-        "unknown_blocks": converted.unknown_blocks,
-        "cut": tree.cut,
-        "requests": tree.requests + 1,
-    }))
+    });
+    if notion_format {
+        let completion = CompletionLimits {
+            max_requests: MAX_COMPLETION_REQUESTS,
+            concurrency: limits.concurrency,
+            tree: limits,
+        };
+        let done = completed_page_markdown(notion, &page.id, completion, &options)
+            .await
+            .map_err(failed)?;
+        let mut content = if front_matter_wanted {
+            front_matter(&page)
+        } else {
+            String::new()
+        };
+        content.push_str(&done.markdown);
+        out["content"] = json!(content);
+        out["format"] = json!("notion");
+        out["unknown_blocks"] = json!(done.unknown_blocks);
+        out["cut"] = json!([]);
+        out["notion"] = json!({
+            "truncatedByNotion": done.truncated_by_notion,
+            "filled": done.filled,
+            "left": done.left,
+        });
+        out["requests"] = json!(done.requests + 1);
+    } else {
+        let tree = fetch_tree(notion, &page.id, limits).await.map_err(failed)?;
+        let converted = page_to_markdown(&page, &tree.blocks, front_matter_wanted, &options);
+        out["content"] = json!(converted.markdown);
+        out["format"] = json!("gfm");
+        out["unknown_blocks"] = json!(converted.unknown_blocks);
+        out["cut"] = json!(tree.cut);
+        out["requests"] = json!(tree.requests + 1);
+    }
+    Ok(out)
 }
 
 fn parent_id(parent: &Value) -> Option<&str> {
