@@ -40,6 +40,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | UnknownApiKey
         | UnknownLog
         | UnknownAction
+        | UnknownSync
         | UnknownFileLink
         | NotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -27,6 +27,7 @@ pub mod providers;
 pub mod proxy;
 pub mod settings;
 pub mod storage;
+pub mod syncs;
 pub mod time;
 mod tokens;
 
@@ -47,6 +48,7 @@ pub use crate::logs::Logs;
 pub use crate::oauth::Connect;
 pub use crate::proxy::Proxy;
 pub use crate::settings::Settings;
+pub use crate::syncs::Syncs;
 
 /// Keeps this process's hot caches true to what every process sharing the database commits.
 pub struct CacheWatcher {
@@ -91,6 +93,7 @@ struct Services {
     proxy: Proxy,
     actions: Actions,
     async_actions: AsyncActions,
+    syncs: Syncs,
     logs: Logs,
 }
 
@@ -151,6 +154,7 @@ impl Engine {
             &settings.public_url,
         );
         let async_actions = AsyncActions::new(store.clone(), actions.clone(), settings.clone());
+        let syncs = Syncs::new(store.clone(), client.clone());
         let generated = environments.ensure_configured_keys().await?;
         let engine = Engine {
             inner: Arc::new(Services {
@@ -164,6 +168,7 @@ impl Engine {
                 proxy,
                 actions,
                 async_actions,
+                syncs,
                 logs,
             }),
         };
@@ -196,6 +201,9 @@ impl Engine {
     }
     pub fn async_actions(&self) -> &AsyncActions {
         &self.inner.async_actions
+    }
+    pub fn syncs(&self) -> &Syncs {
+        &self.inner.syncs
     }
     pub fn logs(&self) -> &Logs {
         &self.inner.logs

@@ -45,6 +45,7 @@ text_enum!(
         TokenRefresh => "token_refresh",
         Proxy => "proxy",
         Action => "action",
+        Sync => "sync",
     }
 );
 

@@ -226,6 +226,86 @@ pub struct AsyncActionRecord {
     pub ended_at: Option<String>,
 }
 
+/// A sync's schedule on one connection; see migration `0006_syncs.sql` for the fields' rules.
+#[derive(Debug, Clone, Default)]
+pub struct SyncScheduleRecord {
+    pub id: String,
+    pub environment_id: String,
+    /// The connection's row id.
+    pub connection_row: String,
+    pub integration_key: String,
+    pub connection_id: String,
+    pub sync_name: String,
+    /// `base` unless a variant was made.
+    pub variant: String,
+    pub paused: bool,
+    /// The connection's own frequency, when it has one.
+    pub frequency: Option<String>,
+    pub next_run_at: String,
+    /// The next run is full: the first one, or after a reset.
+    pub full_run: bool,
+    /// The lease of the run in progress.
+    pub running_until: Option<String>,
+    /// Runs started; while one runs, its number.
+    pub runs: i64,
+    /// JSON text the running sync saved to resume from.
+    pub checkpoint: Option<String>,
+    pub deletes_from: Option<i64>,
+    pub last_sync_date: Option<String>,
+    /// `SUCCESS` or `ERROR`.
+    pub last_status: Option<String>,
+    /// JSON text: `{Model: {added, updated, deleted}}`.
+    pub last_result: Option<String>,
+    pub last_error: Option<String>,
+    pub finished_at: Option<String>,
+    pub created_at: String,
+}
+
+/// A record to store: its id, its JSON text and that text's hash.
+#[derive(Debug, Clone)]
+pub struct RecordInput {
+    pub external_id: String,
+    pub data: String,
+    pub data_hash: String,
+}
+
+/// What storing a batch changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub added: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// A stored record.
+#[derive(Debug, Clone, Default)]
+pub struct RecordRow {
+    pub external_id: String,
+    pub data: String,
+    pub first_seen_at: String,
+    pub updated_at: String,
+    pub deleted_at: Option<String>,
+    pub pruned_at: Option<String>,
+    /// `ADDED`, `UPDATED` or `DELETED`.
+    pub last_action: String,
+}
+
+/// Which records `GET /records` reads, oldest change first.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    pub connection_row: String,
+    pub model: String,
+    /// Only changes at or after this time.
+    pub modified_after: Option<String>,
+    /// Strictly after this `(updated_at, external_id)`.
+    pub after: Option<(String, String)>,
+    /// Only these `last_action`s; empty for all.
+    pub actions: Vec<String>,
+    /// Only these ids; empty for all.
+    pub ids: Vec<String>,
+    pub limit: i64,
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct OperationFilter {
     pub connection_id: Option<String>,
@@ -335,6 +415,23 @@ pub trait Storage: Send + Sync + 'static {
         environment_id: &str,
         id: &str,
     ) -> StorageResult<Option<AsyncActionRecord>>;
+    /// The schedules of an environment's integration, of one connection when given.
+    async fn sync_schedules(
+        &self,
+        environment_id: &str,
+        integration_key: &str,
+        connection_id: Option<&str>,
+    ) -> StorageResult<Vec<SyncScheduleRecord>>;
+    /// Live (not deleted) records per model of a connection.
+    async fn record_counts(&self, connection_row: &str) -> StorageResult<Vec<(String, i64)>>;
+    async fn records(&self, query: &RecordQuery) -> StorageResult<Vec<RecordRow>>;
+    /// Connections that lack a schedule for one of `syncs` (their provider's sync names):
+    /// `(environment, connection row, integration key, connection id)`.
+    async fn connections_without_schedules(
+        &self,
+        provider: &str,
+        syncs: &[&str],
+    ) -> StorageResult<Vec<(String, String, String, String)>>;
     /// Newest first.
     async fn list_operations(
         &self,
@@ -471,4 +568,55 @@ pub trait StorageTx: Send {
     ) -> StorageResult<bool>;
     /// Deletes the results of runs that ended before `cutoff`; returns how many.
     async fn prune_async_actions(&mut self, cutoff: &str) -> StorageResult<u64>;
+
+    /// Adds the schedule unless the connection has one for that sync and variant.
+    async fn ensure_sync_schedule(&mut self, schedule: &SyncScheduleRecord) -> StorageResult<()>;
+    async fn delete_sync_schedule(&mut self, id: &str) -> StorageResult<bool>;
+    /// Takes the schedule due first (not paused, due, no live lease): counts a run, leases
+    /// it until `lease_until` and, for a full run, sets `deletes_from` unless set. Returns
+    /// it as it is after.
+    async fn claim_sync_schedule(
+        &mut self,
+        now: &str,
+        lease_until: &str,
+    ) -> StorageResult<Option<SyncScheduleRecord>>;
+    /// Renews run `run`'s lease and keeps its checkpoint; false when the run lost it.
+    async fn keep_sync_run(
+        &mut self,
+        id: &str,
+        run: i64,
+        lease_until: &str,
+        checkpoint: Option<&str>,
+    ) -> StorageResult<bool>;
+    /// Stores a batch under `model` for run `run`: new records are added, changed or deleted
+    /// ones updated, unchanged ones only marked as seen.
+    async fn upsert_records(
+        &mut self,
+        connection_row: &str,
+        model: &str,
+        sync_name: &str,
+        run: i64,
+        now: &str,
+        records: &[RecordInput],
+    ) -> StorageResult<RecordCounts>;
+    /// Marks deleted the live records of `model` last seen before run `before_run`.
+    async fn delete_unseen_records(
+        &mut self,
+        connection_row: &str,
+        model: &str,
+        before_run: i64,
+        now: &str,
+    ) -> StorageResult<u64>;
+    /// Deletes the records of `model` outright (`emptyCache`).
+    async fn empty_records(&mut self, connection_row: &str, model: &str) -> StorageResult<u64>;
+    /// Writes how run `run` ended; false when the run had lost its lease.
+    async fn finish_sync_run(
+        &mut self,
+        run: i64,
+        schedule: &SyncScheduleRecord,
+    ) -> StorageResult<bool>;
+    /// Writes a schedule's control fields (paused, frequency, next run, full run,
+    /// checkpoint, last sync date) as given.
+    async fn control_sync_schedule(&mut self, schedule: &SyncScheduleRecord)
+    -> StorageResult<()>;
 }

@@ -335,6 +335,18 @@ impl<'a, T: Transport, R: DeserializeOwned> Paginated<'a, T, R> {
         }
     }
 
+    /// Starts from `cursor` (a `next_cursor` saved earlier) instead of the first page.
+    pub fn resume_from(mut self, cursor: Option<String>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+
+    /// The cursor of the page `next_page` asks for next; `None` before the first page and
+    /// after the last.
+    pub fn cursor(&self) -> Option<&str> {
+        if self.done { None } else { self.cursor.as_deref() }
+    }
+
     /// The next page, or `None` after the last one.
     pub async fn next_page(&mut self) -> Option<Result<Vec<R>, NotionError>> {
         if self.done {

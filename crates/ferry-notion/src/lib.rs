@@ -11,6 +11,7 @@ mod error;
 pub mod markdown;
 pub mod notion_markdown;
 mod provider;
+mod syncs;
 pub mod tree;
 pub mod types;
 mod version;

@@ -53,6 +53,7 @@ pub static PROVIDER: ProviderEntry = ProviderEntry {
     webhook_routing_script: Some("notionWebhookRouting"),
     webhook_user_defined_secret: true,
     actions: Some(&crate::actions::CATALOGUE),
+    syncs: Some(&crate::syncs::CATALOGUE),
 };
 
 /// The workspace and the Notion user who authorized (or the bot, for workspace-level installs).

@@ -40,6 +40,8 @@ pub struct ProviderEntry {
     pub webhook_user_defined_secret: bool,
     /// The pre-built actions, when the provider has some.
     pub actions: Option<&'static ActionCatalogue>,
+    /// The pre-built syncs, when the provider has some.
+    pub syncs: Option<&'static SyncCatalogue>,
 }
 
 /// An OAuth 2 authorization-code flow.
@@ -348,4 +350,90 @@ pub struct ActionCatalogue {
     pub run: RunAction,
     /// For the links [`ActionCall::file_link`] gives: a file's current URL.
     pub fresh_file_url: FreshFileUrl,
+}
+
+/// One pre-built sync: what it keeps and how often it runs unless told otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// Nango's frequency text, such as `every day` or `every 30 minutes`.
+    pub frequency: &'static str,
+    /// Whether a new connection's schedule starts running without being started.
+    pub auto_start: bool,
+    /// Every run reads everything, so a run that ends well marks deleted what it did not see.
+    pub track_deletes: bool,
+    /// Nango's catalogue path for the records (`GET /v1/users`), shown in the catalogue.
+    pub endpoint: &'static str,
+    /// The models it writes, one record shape each.
+    pub models: &'static [ModelSpec],
+}
+
+/// A model a sync writes: its name and its records' JSON Schema.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelSpec {
+    pub name: &'static str,
+    pub schema: fn() -> Value,
+}
+
+/// One run of a sync, as the runner gives it to the sync's code.
+pub struct SyncCall<'a> {
+    pub name: &'a str,
+    /// The API version the connection's integration calls with, if it sets one.
+    pub api_version: Option<&'a str>,
+    /// The connection's metadata (which databases, which data sources, …).
+    pub metadata: &'a Value,
+    /// Where an earlier run that did not finish stopped, as it saved it.
+    pub checkpoint: Option<Value>,
+    /// When the last successful run started (RFC 3339); `None` on a full run.
+    pub last_sync_date: Option<&'a str>,
+    /// Where the run sends what it reads.
+    pub sink: &'a dyn SyncSink,
+}
+
+/// The runner's side of a sync run: records are stored batch by batch as they come, so a run
+/// that stops keeps what it saved and goes on from its last checkpoint.
+pub trait SyncSink: Send + Sync {
+    /// Stores a batch of `model` records (each an object with a string `id`), together with
+    /// the checkpoint that resumes the run after them, in one transaction.
+    fn save<'a>(
+        &'a self,
+        model: &'a str,
+        records: Vec<Value>,
+        checkpoint: Option<Value>,
+    ) -> BoxFuture<'a, Result<(), SyncError>>;
+}
+
+/// Why a sync run failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SyncError {
+    /// The provider refused a call: its status, code and message, kept.
+    #[error("{provider} answered {status} {code}: {message}")]
+    Provider {
+        provider: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// No answer, or the connection cannot call.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The provider answered in a shape the sync cannot read, or the connection's metadata
+    /// asks for something the sync cannot do.
+    #[error("{0}")]
+    Invalid(String),
+    /// The records could not be stored; the run stops so nothing is lost silently.
+    #[error("storing records: {0}")]
+    Store(String),
+}
+
+/// Runs the sync `call.name` over `transport`.
+pub type RunSync =
+    for<'a> fn(&'a dyn DynTransport, SyncCall<'a>) -> BoxFuture<'a, Result<(), SyncError>>;
+
+/// A provider's pre-built syncs.
+#[derive(Debug)]
+pub struct SyncCatalogue {
+    pub syncs: &'static [SyncSpec],
+    pub run: RunSync,
 }

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use ferry_engine::storage::{
     ApiKeyRecord, AsyncActionRecord, ChangeFeed, ConnectSessionRecord, ConnectionChanges,
     ConnectionFilter, ConnectionRecord, EnvironmentRecord, IntegrationRecord, NewConnection,
-    OAuthSessionRecord, OperationFilter, OperationRecord, Storage, StorageError, StorageResult,
-    StorageTx,
+    OAuthSessionRecord, OperationFilter, OperationRecord, RecordCounts, RecordInput, RecordQuery,
+    RecordRow, Storage, StorageError, StorageResult, StorageTx, SyncScheduleRecord,
 };
 use serde_json::Value;
 
@@ -117,6 +117,27 @@ impl Storage for Store {
         filter: &OperationFilter,
     ) -> StorageResult<Vec<OperationRecord>> {
         Ok(Store::list_operations(self, environment_id, filter).await?)
+    }
+    async fn sync_schedules(
+        &self,
+        environment_id: &str,
+        integration_key: &str,
+        connection_id: Option<&str>,
+    ) -> StorageResult<Vec<SyncScheduleRecord>> {
+        Ok(Store::sync_schedules(self, environment_id, integration_key, connection_id).await?)
+    }
+    async fn record_counts(&self, connection_row: &str) -> StorageResult<Vec<(String, i64)>> {
+        Ok(Store::record_counts(self, connection_row).await?)
+    }
+    async fn records(&self, query: &RecordQuery) -> StorageResult<Vec<RecordRow>> {
+        Ok(Store::records(self, query).await?)
+    }
+    async fn connections_without_schedules(
+        &self,
+        provider: &str,
+        syncs: &[&str],
+    ) -> StorageResult<Vec<(String, String, String, String)>> {
+        Ok(Store::connections_without_schedules(self, provider, syncs).await?)
     }
 }
 
@@ -289,5 +310,63 @@ impl StorageTx for Tx {
     }
     async fn prune_async_actions(&mut self, cutoff: &str) -> StorageResult<u64> {
         Ok(Tx::prune_async_actions(self, cutoff).await?)
+    }
+    async fn ensure_sync_schedule(&mut self, schedule: &SyncScheduleRecord) -> StorageResult<()> {
+        Ok(Tx::ensure_sync_schedule(self, schedule).await?)
+    }
+    async fn delete_sync_schedule(&mut self, id: &str) -> StorageResult<bool> {
+        Ok(Tx::delete_sync_schedule(self, id).await?)
+    }
+    async fn claim_sync_schedule(
+        &mut self,
+        now: &str,
+        lease_until: &str,
+    ) -> StorageResult<Option<SyncScheduleRecord>> {
+        Ok(Tx::claim_sync_schedule(self, now, lease_until).await?)
+    }
+    async fn keep_sync_run(
+        &mut self,
+        id: &str,
+        run: i64,
+        lease_until: &str,
+        checkpoint: Option<&str>,
+    ) -> StorageResult<bool> {
+        Ok(Tx::keep_sync_run(self, id, run, lease_until, checkpoint).await?)
+    }
+    async fn upsert_records(
+        &mut self,
+        connection_row: &str,
+        model: &str,
+        sync_name: &str,
+        run: i64,
+        now: &str,
+        records: &[RecordInput],
+    ) -> StorageResult<RecordCounts> {
+        Ok(Tx::upsert_records(self, connection_row, model, sync_name, run, now, records).await?)
+    }
+    async fn delete_unseen_records(
+        &mut self,
+        connection_row: &str,
+        model: &str,
+        before_run: i64,
+        now: &str,
+    ) -> StorageResult<u64> {
+        Ok(Tx::delete_unseen_records(self, connection_row, model, before_run, now).await?)
+    }
+    async fn empty_records(&mut self, connection_row: &str, model: &str) -> StorageResult<u64> {
+        Ok(Tx::empty_records(self, connection_row, model).await?)
+    }
+    async fn finish_sync_run(
+        &mut self,
+        run: i64,
+        schedule: &SyncScheduleRecord,
+    ) -> StorageResult<bool> {
+        Ok(Tx::finish_sync_run(self, run, schedule).await?)
+    }
+    async fn control_sync_schedule(
+        &mut self,
+        schedule: &SyncScheduleRecord,
+    ) -> StorageResult<()> {
+        Ok(Tx::control_sync_schedule(self, schedule).await?)
     }
 }

@@ -17,6 +17,7 @@ pub mod environments;
 pub mod integrations;
 pub mod operations;
 pub mod sessions;
+pub mod syncs;
 
 use std::path::Path;
 use std::str::FromStr;

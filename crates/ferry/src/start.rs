@@ -242,6 +242,29 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
         })
     });
     let mut loops: Vec<_> = runners.collect();
+    // Syncs: each worker takes the schedule due first. A run cut short by the stop keeps
+    // what it stored; its lease runs out and a process resumes it from its checkpoint.
+    loops.extend((0..SYNC_WORKERS).map(|_| {
+        let engine = engine.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let ran = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    ran = engine.syncs().run_next() => ran,
+                };
+                match ran {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = %e.chain(), "running a sync failed; trying again in a second"),
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        })
+    }));
     let housekeeping = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(600));
         loop {
@@ -264,6 +287,9 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
 
 /// Async action runs one process works on at once.
 const ASYNC_ACTION_WORKERS: usize = 4;
+
+/// Sync runs one process works on at once; each connection's pacer still bounds its calls.
+const SYNC_WORKERS: usize = 2;
 
 /// Re-seals every stored secret under a new key in one unit of work.
 pub async fn rotate_key(config: Option<&Path>, new_key: Option<String>) -> anyhow::Result<()> {

@@ -30,6 +30,10 @@ pub struct FaultRule {
     pub retry_after: Option<u64>,
     /// How many more requests this rule hits; unlimited when absent.
     pub count: Option<u32>,
+    /// Matching requests let through before the rule starts hitting (e.g. `1`: the second
+    /// page of a list fails, not the first).
+    #[serde(default)]
+    pub after: u32,
     /// Chance (0–1) that a matching request is hit.
     pub probability: Option<f64>,
     /// How many requests this rule has hit so far.
@@ -114,6 +118,10 @@ impl Faults {
                 continue;
             }
             if rule.count == Some(0) {
+                continue;
+            }
+            if rule.after > 0 {
+                rule.after -= 1;
                 continue;
             }
             if let Some(p) = rule.probability

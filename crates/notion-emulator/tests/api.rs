@@ -569,6 +569,20 @@ async fn injected_faults_and_request_counts() {
     assert_eq!(emu.call(V2025, Method::GET, "/v1/users", None).await.0, 503);
     assert_eq!(emu.call(V2025, Method::GET, "/v1/users", None).await.0, 200);
 
+    // `after`: the first matching request passes, the second fails, then the rule is spent.
+    emu.admin(
+        Method::POST,
+        "/_emulator/faults",
+        json!({"method": "GET", "path": "/v1/users", "status": 400, "code": "validation_error", "after": 1, "count": 1}),
+    )
+    .await;
+    let statuses = [
+        emu.call(V2025, Method::GET, "/v1/users", None).await.0,
+        emu.call(V2025, Method::GET, "/v1/users", None).await.0,
+        emu.call(V2025, Method::GET, "/v1/users", None).await.0,
+    ];
+    assert_eq!(statuses, [200, 400, 200]);
+
     emu.admin(
         Method::POST,
         "/_emulator/faults",
@@ -657,7 +671,7 @@ async fn injected_faults_and_request_counts() {
     let counts = emu
         .admin(Method::GET, "/_emulator/requests", json!({}))
         .await;
-    assert_eq!(counts["routes"]["GET /v1/users"], 3);
+    assert_eq!(counts["routes"]["GET /v1/users"], 6);
     assert_eq!(counts["routes"]["GET /v1/users/me"], 3);
     emu.admin(Method::DELETE, "/_emulator/requests", json!({}))
         .await;

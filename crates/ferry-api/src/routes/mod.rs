@@ -10,6 +10,7 @@ mod integrations;
 mod logs;
 mod providers;
 mod proxy;
+mod syncs;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -114,6 +115,19 @@ pub fn router() -> Router<Engine> {
             get(actions::by_endpoint).post(actions::by_endpoint),
         )
         .route("/scripts/config", get(actions::scripts_config))
+        .route("/sync/trigger", post(syncs::trigger))
+        .route("/sync/start", post(syncs::start))
+        .route("/sync/pause", post(syncs::pause))
+        .route("/sync/status", get(syncs::status))
+        .route(
+            "/sync/update-connection-frequency",
+            axum::routing::put(syncs::update_frequency),
+        )
+        .route(
+            "/sync/{name}/variant/{variant}",
+            post(syncs::add_variant).delete(syncs::remove_variant),
+        )
+        .route("/records", get(syncs::records))
         .route("/logs", get(logs::list))
         .route("/logs/{id}", get(logs::get))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

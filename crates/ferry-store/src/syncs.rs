@@ -1,0 +1,439 @@
+//! Sync schedules (leased runs, checkpoints, deletion markers) and the records syncs keep,
+//! with change detection by content hash: an unchanged record is only marked as seen.
+
+use std::collections::HashMap;
+
+use sqlx::Row as _;
+
+use ferry_engine::storage::{
+    RecordCounts, RecordInput, RecordQuery, RecordRow, SyncScheduleRecord,
+};
+
+use crate::{Backend, Store, StoreResult, Tx};
+
+const SCHEDULE_COLUMNS: &str = "id, environment_id, connection_row, integration_key, connection_id, sync_name, variant, paused, frequency, next_run_at, full_run, running_until, runs, checkpoint, deletes_from, last_sync_date, last_status, last_result, last_error, finished_at, created_at";
+
+/// How many ids one `IN (…)` list holds.
+const IN_CHUNK: usize = 500;
+
+fn schedule_from_row(row: &sqlx::any::AnyRow) -> StoreResult<SyncScheduleRecord> {
+    Ok(SyncScheduleRecord {
+        id: row.try_get("id")?,
+        environment_id: row.try_get("environment_id")?,
+        connection_row: row.try_get("connection_row")?,
+        integration_key: row.try_get("integration_key")?,
+        connection_id: row.try_get("connection_id")?,
+        sync_name: row.try_get("sync_name")?,
+        variant: row.try_get("variant")?,
+        paused: row.try_get::<i64, _>("paused")? != 0,
+        frequency: row.try_get("frequency")?,
+        next_run_at: row.try_get("next_run_at")?,
+        full_run: row.try_get::<i64, _>("full_run")? != 0,
+        running_until: row.try_get("running_until")?,
+        runs: row.try_get("runs")?,
+        checkpoint: row.try_get("checkpoint")?,
+        deletes_from: row.try_get("deletes_from")?,
+        last_sync_date: row.try_get("last_sync_date")?,
+        last_status: row.try_get("last_status")?,
+        last_result: row.try_get("last_result")?,
+        last_error: row.try_get("last_error")?,
+        finished_at: row.try_get("finished_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+impl Store {
+    pub async fn sync_schedules(
+        &self,
+        environment_id: &str,
+        integration_key: &str,
+        connection_id: Option<&str>,
+    ) -> StoreResult<Vec<SyncScheduleRecord>> {
+        let narrow = if connection_id.is_some() {
+            " AND connection_id = ?"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM sync_schedules WHERE environment_id = ? AND integration_key = ?{narrow} \
+             ORDER BY connection_id, sync_name, variant"
+        );
+        let mut query = sqlx::query(self.sql(&sql))
+            .bind(environment_id)
+            .bind(integration_key);
+        if let Some(id) = connection_id {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(schedule_from_row).collect()
+    }
+
+    pub async fn record_counts(&self, connection_row: &str) -> StoreResult<Vec<(String, i64)>> {
+        let sql = self.sql(
+            "SELECT model, COUNT(*) AS n FROM records WHERE connection_row = ? AND deleted_at IS NULL GROUP BY model ORDER BY model",
+        );
+        let rows = sqlx::query(sql)
+            .bind(connection_row)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("model")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    pub async fn records(&self, query: &RecordQuery) -> StoreResult<Vec<RecordRow>> {
+        let mut sql = String::from(
+            "SELECT external_id, data, first_seen_at, updated_at, deleted_at, pruned_at, last_action \
+             FROM records WHERE connection_row = ? AND model = ?",
+        );
+        if query.modified_after.is_some() {
+            sql.push_str(" AND updated_at >= ?");
+        }
+        if query.after.is_some() {
+            sql.push_str(" AND (updated_at > ? OR (updated_at = ? AND external_id > ?))");
+        }
+        if !query.actions.is_empty() {
+            sql.push_str(&format!(
+                " AND last_action IN ({})",
+                placeholders(query.actions.len())
+            ));
+        }
+        if !query.ids.is_empty() {
+            sql.push_str(&format!(
+                " AND external_id IN ({})",
+                placeholders(query.ids.len())
+            ));
+        }
+        sql.push_str(" ORDER BY updated_at, external_id LIMIT ?");
+        let mut q = sqlx::query(self.sql(&sql))
+            .bind(&query.connection_row)
+            .bind(&query.model);
+        if let Some(after) = &query.modified_after {
+            q = q.bind(after);
+        }
+        if let Some((at, id)) = &query.after {
+            q = q.bind(at).bind(at).bind(id);
+        }
+        for action in &query.actions {
+            q = q.bind(action);
+        }
+        for id in &query.ids {
+            q = q.bind(id);
+        }
+        let rows = q.bind(query.limit).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecordRow {
+                    external_id: r.try_get("external_id")?,
+                    data: r.try_get("data")?,
+                    first_seen_at: r.try_get("first_seen_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                    deleted_at: r.try_get("deleted_at")?,
+                    pruned_at: r.try_get("pruned_at")?,
+                    last_action: r.try_get("last_action")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn connections_without_schedules(
+        &self,
+        provider: &str,
+        syncs: &[&str],
+    ) -> StoreResult<Vec<(String, String, String, String)>> {
+        if syncs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT c.environment_id, c.id, i.unique_key, c.connection_id FROM connections c \
+             JOIN integrations i ON i.id = c.integration_id WHERE i.provider = ? AND \
+             (SELECT COUNT(*) FROM sync_schedules s WHERE s.connection_row = c.id AND s.variant = 'base' \
+              AND s.sync_name IN ({})) < ? ORDER BY c.created_at, c.id",
+            placeholders(syncs.len())
+        );
+        let mut q = sqlx::query(self.sql(&sql)).bind(provider);
+        for name in syncs {
+            q = q.bind(*name);
+        }
+        let rows = q.bind(syncs.len() as i64).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("environment_id")?,
+                    r.try_get("id")?,
+                    r.try_get("unique_key")?,
+                    r.try_get("connection_id")?,
+                ))
+            })
+            .collect()
+    }
+}
+
+impl Tx {
+    pub async fn ensure_sync_schedule(&mut self, s: &SyncScheduleRecord) -> StoreResult<()> {
+        let sql = self.sql(&format!(
+            "INSERT INTO sync_schedules ({SCHEDULE_COLUMNS}) VALUES ({}) \
+             ON CONFLICT (connection_row, sync_name, variant) DO NOTHING",
+            placeholders(21)
+        ));
+        sqlx::query(sql)
+            .bind(&s.id)
+            .bind(&s.environment_id)
+            .bind(&s.connection_row)
+            .bind(&s.integration_key)
+            .bind(&s.connection_id)
+            .bind(&s.sync_name)
+            .bind(&s.variant)
+            .bind(i64::from(s.paused))
+            .bind(&s.frequency)
+            .bind(&s.next_run_at)
+            .bind(i64::from(s.full_run))
+            .bind(&s.running_until)
+            .bind(s.runs)
+            .bind(&s.checkpoint)
+            .bind(s.deletes_from)
+            .bind(&s.last_sync_date)
+            .bind(&s.last_status)
+            .bind(&s.last_result)
+            .bind(&s.last_error)
+            .bind(&s.finished_at)
+            .bind(&s.created_at)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_sync_schedule(&mut self, id: &str) -> StoreResult<bool> {
+        let sql = self.sql("DELETE FROM sync_schedules WHERE id = ?");
+        let done = sqlx::query(sql).bind(id).execute(self.conn()).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn claim_sync_schedule(
+        &mut self,
+        now: &str,
+        lease_until: &str,
+    ) -> StoreResult<Option<SyncScheduleRecord>> {
+        // Other processes skip a schedule being taken; SQLite lets one writer in at a time.
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = self.sql(&format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM sync_schedules WHERE paused = 0 AND next_run_at <= ? \
+             AND (running_until IS NULL OR running_until < ?) ORDER BY next_run_at, id LIMIT 1{lock}"
+        ));
+        let Some(row) = sqlx::query(sql)
+            .bind(now)
+            .bind(now)
+            .fetch_optional(self.conn())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut schedule = schedule_from_row(&row)?;
+        schedule.runs += 1;
+        schedule.running_until = Some(lease_until.to_string());
+        if schedule.full_run && schedule.deletes_from.is_none() {
+            schedule.deletes_from = Some(schedule.runs);
+        }
+        let sql = self.sql(
+            "UPDATE sync_schedules SET runs = ?, running_until = ?, deletes_from = ? WHERE id = ?",
+        );
+        sqlx::query(sql)
+            .bind(schedule.runs)
+            .bind(&schedule.running_until)
+            .bind(schedule.deletes_from)
+            .bind(&schedule.id)
+            .execute(self.conn())
+            .await?;
+        Ok(Some(schedule))
+    }
+
+    pub async fn keep_sync_run(
+        &mut self,
+        id: &str,
+        run: i64,
+        lease_until: &str,
+        checkpoint: Option<&str>,
+    ) -> StoreResult<bool> {
+        let sql = self.sql(
+            "UPDATE sync_schedules SET running_until = ?, checkpoint = ? WHERE id = ? AND runs = ? AND running_until IS NOT NULL",
+        );
+        let done = sqlx::query(sql)
+            .bind(lease_until)
+            .bind(checkpoint)
+            .bind(id)
+            .bind(run)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn upsert_records(
+        &mut self,
+        connection_row: &str,
+        model: &str,
+        sync_name: &str,
+        run: i64,
+        now: &str,
+        records: &[RecordInput],
+    ) -> StoreResult<RecordCounts> {
+        // What is stored now, for the whole batch at once.
+        let mut stored: HashMap<String, (String, bool)> = HashMap::new();
+        for chunk in records.chunks(IN_CHUNK) {
+            let sql = self.sql(&format!(
+                "SELECT external_id, data_hash, deleted_at FROM records WHERE connection_row = ? AND model = ? AND external_id IN ({})",
+                placeholders(chunk.len())
+            ));
+            let mut q = sqlx::query(sql).bind(connection_row).bind(model);
+            for record in chunk {
+                q = q.bind(&record.external_id);
+            }
+            for row in q.fetch_all(self.conn()).await? {
+                let deleted: Option<String> = row.try_get("deleted_at")?;
+                stored.insert(
+                    row.try_get("external_id")?,
+                    (row.try_get("data_hash")?, deleted.is_some()),
+                );
+            }
+        }
+        let mut counts = RecordCounts::default();
+        let mut unchanged = Vec::new();
+        for record in records {
+            match stored.get(&record.external_id) {
+                None => {
+                    let sql = self.sql(
+                        "INSERT INTO records (connection_row, model, external_id, data, data_hash, first_seen_at, updated_at, last_action, seen_run, sync_name) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, 'ADDED', ?, ?)",
+                    );
+                    sqlx::query(sql)
+                        .bind(connection_row)
+                        .bind(model)
+                        .bind(&record.external_id)
+                        .bind(&record.data)
+                        .bind(&record.data_hash)
+                        .bind(now)
+                        .bind(now)
+                        .bind(run)
+                        .bind(sync_name)
+                        .execute(self.conn())
+                        .await?;
+                    counts.added += 1;
+                }
+                Some((hash, deleted)) if *deleted || *hash != record.data_hash => {
+                    let sql = self.sql(
+                        "UPDATE records SET data = ?, data_hash = ?, updated_at = ?, deleted_at = NULL, pruned_at = NULL, \
+                         last_action = 'UPDATED', seen_run = ? WHERE connection_row = ? AND model = ? AND external_id = ?",
+                    );
+                    sqlx::query(sql)
+                        .bind(&record.data)
+                        .bind(&record.data_hash)
+                        .bind(now)
+                        .bind(run)
+                        .bind(connection_row)
+                        .bind(model)
+                        .bind(&record.external_id)
+                        .execute(self.conn())
+                        .await?;
+                    counts.updated += 1;
+                }
+                Some(_) => unchanged.push(record.external_id.as_str()),
+            }
+        }
+        counts.unchanged = unchanged.len() as u64;
+        for chunk in unchanged.chunks(IN_CHUNK) {
+            let sql = self.sql(&format!(
+                "UPDATE records SET seen_run = ? WHERE connection_row = ? AND model = ? AND external_id IN ({})",
+                placeholders(chunk.len())
+            ));
+            let mut q = sqlx::query(sql).bind(run).bind(connection_row).bind(model);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(counts)
+    }
+
+    pub async fn delete_unseen_records(
+        &mut self,
+        connection_row: &str,
+        model: &str,
+        before_run: i64,
+        now: &str,
+    ) -> StoreResult<u64> {
+        let sql = self.sql(
+            "UPDATE records SET deleted_at = ?, updated_at = ?, last_action = 'DELETED' \
+             WHERE connection_row = ? AND model = ? AND deleted_at IS NULL AND seen_run < ?",
+        );
+        let done = sqlx::query(sql)
+            .bind(now)
+            .bind(now)
+            .bind(connection_row)
+            .bind(model)
+            .bind(before_run)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn empty_records(&mut self, connection_row: &str, model: &str) -> StoreResult<u64> {
+        let sql = self.sql("DELETE FROM records WHERE connection_row = ? AND model = ?");
+        let done = sqlx::query(sql)
+            .bind(connection_row)
+            .bind(model)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn finish_sync_run(
+        &mut self,
+        run: i64,
+        s: &SyncScheduleRecord,
+    ) -> StoreResult<bool> {
+        let sql = self.sql(
+            "UPDATE sync_schedules SET running_until = NULL, next_run_at = ?, full_run = ?, checkpoint = ?, \
+             deletes_from = ?, last_sync_date = ?, last_status = ?, last_result = ?, last_error = ?, finished_at = ? \
+             WHERE id = ? AND runs = ? AND running_until IS NOT NULL",
+        );
+        let done = sqlx::query(sql)
+            .bind(&s.next_run_at)
+            .bind(i64::from(s.full_run))
+            .bind(&s.checkpoint)
+            .bind(s.deletes_from)
+            .bind(&s.last_sync_date)
+            .bind(&s.last_status)
+            .bind(&s.last_result)
+            .bind(&s.last_error)
+            .bind(&s.finished_at)
+            .bind(&s.id)
+            .bind(run)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn control_sync_schedule(&mut self, s: &SyncScheduleRecord) -> StoreResult<()> {
+        let sql = self.sql(
+            "UPDATE sync_schedules SET paused = ?, frequency = ?, next_run_at = ?, full_run = ?, checkpoint = ?, \
+             last_sync_date = ? WHERE id = ?",
+        );
+        sqlx::query(sql)
+            .bind(i64::from(s.paused))
+            .bind(&s.frequency)
+            .bind(&s.next_run_at)
+            .bind(i64::from(s.full_run))
+            .bind(&s.checkpoint)
+            .bind(&s.last_sync_date)
+            .bind(&s.id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}
