@@ -573,8 +573,8 @@ pub trait StorageTx: Send {
     async fn ensure_sync_schedule(&mut self, schedule: &SyncScheduleRecord) -> StorageResult<()>;
     async fn delete_sync_schedule(&mut self, id: &str) -> StorageResult<bool>;
     /// Takes the schedule due first (not paused, due, no live lease): counts a run, leases
-    /// it until `lease_until` and, for a full run, sets `deletes_from` unless set. Returns
-    /// it as it is after.
+    /// it until `lease_until` and sets `deletes_from` to this run unless an unfinished run
+    /// set it. Returns it as it is after.
     async fn claim_sync_schedule(
         &mut self,
         now: &str,
@@ -617,6 +617,5 @@ pub trait StorageTx: Send {
     ) -> StorageResult<bool>;
     /// Writes a schedule's control fields (paused, frequency, next run, full run,
     /// checkpoint, last sync date) as given.
-    async fn control_sync_schedule(&mut self, schedule: &SyncScheduleRecord)
-    -> StorageResult<()>;
+    async fn control_sync_schedule(&mut self, schedule: &SyncScheduleRecord) -> StorageResult<()>;
 }

@@ -114,7 +114,8 @@ impl Syncs {
             for (environment, row, key, connection) in missing {
                 let mut tx = self.store.begin().await?;
                 for spec in catalogue.syncs {
-                    let schedule = new_schedule(&environment, &row, &key, &connection, spec, BASE_VARIANT);
+                    let schedule =
+                        new_schedule(&environment, &row, &key, &connection, spec, BASE_VARIANT);
                     tx.ensure_sync_schedule(&schedule).await?;
                 }
                 tx.commit().await?;
@@ -146,10 +147,17 @@ impl Syncs {
         let environment = EnvironmentId::from_stored(schedule.environment_id.clone());
         let key = IntegrationKey::from_stored(schedule.integration_key.clone());
         let connection_id = ConnectionId::from_stored(schedule.connection_id.clone());
-        let Some((spec, run_sync)) = self.spec_of(&environment, &key, &schedule.sync_name).await?
+        let Some((spec, run_sync)) = self
+            .spec_of(&environment, &key, &schedule.sync_name)
+            .await?
         else {
-            let message = format!("the provider has no sync named `{}` any more", schedule.sync_name);
-            return self.finish(&schedule, started, None, None, Err(message)).await;
+            let message = format!(
+                "the provider has no sync named `{}` any more",
+                schedule.sync_name
+            );
+            return self
+                .finish(&schedule, started, None, None, Err(message))
+                .await;
         };
         let Some(connection) = self
             .store
@@ -167,7 +175,13 @@ impl Syncs {
             Ok(transport) => transport,
             Err(e) => {
                 return self
-                    .finish(&schedule, started, Some(&spec), None, Err(e.message().to_string()))
+                    .finish(
+                        &schedule,
+                        started,
+                        Some(&spec),
+                        None,
+                        Err(e.message().to_string()),
+                    )
                     .await;
             }
         };
@@ -238,9 +252,17 @@ impl Syncs {
                     for model in spec.models {
                         let stored = model_key(model.name, &schedule.variant);
                         let deleted = tx
-                            .delete_unseen_records(&schedule.connection_row, &stored, from, &record_ts(now))
+                            .delete_unseen_records(
+                                &schedule.connection_row,
+                                &stored,
+                                from,
+                                &record_ts(now),
+                            )
                             .await?;
-                        results.entry(model.name.to_string()).or_insert_with(|| json!({"added": 0, "updated": 0, "deleted": 0}))["deleted"] = json!(deleted);
+                        results
+                            .entry(model.name.to_string())
+                            .or_insert_with(|| json!({"added": 0, "updated": 0, "deleted": 0}))["deleted"] =
+                            json!(deleted);
                     }
                 }
                 SyncScheduleRecord {
@@ -333,7 +355,11 @@ impl Syncs {
                     format!(
                         "`{key}` has no sync named `{}`; its syncs: {}",
                         sync.name,
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 ));
             }
@@ -352,7 +378,11 @@ impl Syncs {
         }
         let all = self
             .store
-            .sync_schedules(environment.as_str(), key.as_str(), connection.map(|c| c.as_str()))
+            .sync_schedules(
+                environment.as_str(),
+                key.as_str(),
+                connection.map(|c| c.as_str()),
+            )
             .await?;
         let mut chosen = Vec::new();
         for schedule in all {
@@ -372,7 +402,10 @@ impl Syncs {
             {
                 return Err(EngineError::new(
                     ErrorCode::UnknownSync,
-                    format!("`{}` has no variant `{}` on this connection", sync.name, sync.variant),
+                    format!(
+                        "`{}` has no variant `{}` on this connection",
+                        sync.name, sync.variant
+                    ),
                 ));
             }
         }
@@ -398,16 +431,27 @@ impl Syncs {
                 && let Some((spec, _)) = self.spec_of(environment, key, &schedule.sync_name).await?
             {
                 for model in spec.models {
-                    tx.empty_records(&schedule.connection_row, &model_key(model.name, &schedule.variant))
-                        .await?;
+                    tx.empty_records(
+                        &schedule.connection_row,
+                        &model_key(model.name, &schedule.variant),
+                    )
+                    .await?;
                 }
             }
             let reset = reset || empty_cache;
             let update = SyncScheduleRecord {
                 next_run_at: now.clone(),
                 full_run: schedule.full_run || reset,
-                checkpoint: if reset { None } else { schedule.checkpoint.clone() },
-                last_sync_date: if reset { None } else { schedule.last_sync_date.clone() },
+                checkpoint: if reset {
+                    None
+                } else {
+                    schedule.checkpoint.clone()
+                },
+                last_sync_date: if reset {
+                    None
+                } else {
+                    schedule.last_sync_date.clone()
+                },
                 ..schedule
             };
             tx.control_sync_schedule(&update).await?;
@@ -431,7 +475,11 @@ impl Syncs {
         for schedule in targets {
             let update = SyncScheduleRecord {
                 paused,
-                next_run_at: if paused { schedule.next_run_at.clone() } else { now.clone() },
+                next_run_at: if paused {
+                    schedule.next_run_at.clone()
+                } else {
+                    now.clone()
+                },
                 ..schedule
             };
             tx.control_sync_schedule(&update).await?;
@@ -451,15 +499,22 @@ impl Syncs {
         frequency: Option<&str>,
     ) -> EngineResult<String> {
         if let Some(text) = frequency {
-            parse_frequency(text).map_err(|e| {
-                EngineError::new(ErrorCode::InvalidBody, format!("frequency: {e}"))
-            })?;
+            parse_frequency(text)
+                .map_err(|e| EngineError::new(ErrorCode::InvalidBody, format!("frequency: {e}")))?;
         }
         let targets = self
-            .targets(environment, key, Some(connection), std::slice::from_ref(sync))
+            .targets(
+                environment,
+                key,
+                Some(connection),
+                std::slice::from_ref(sync),
+            )
             .await?;
         let Some((spec, _)) = self.spec_of(environment, key, &sync.name).await? else {
-            return Err(EngineError::new(ErrorCode::UnknownSync, format!("no sync `{}`", sync.name)));
+            return Err(EngineError::new(
+                ErrorCode::UnknownSync,
+                format!("no sync `{}`", sync.name),
+            ));
         };
         let mut tx = self.store.begin().await?;
         for schedule in targets {
@@ -483,12 +538,23 @@ impl Syncs {
         name: &str,
         variant: &str,
     ) -> EngineResult<()> {
-        let base = SyncRef { name: name.to_string(), variant: BASE_VARIANT.to_string() };
+        let base = SyncRef {
+            name: name.to_string(),
+            variant: BASE_VARIANT.to_string(),
+        };
         let targets = self
-            .targets(environment, key, Some(connection), std::slice::from_ref(&base))
+            .targets(
+                environment,
+                key,
+                Some(connection),
+                std::slice::from_ref(&base),
+            )
             .await?;
         let Some((spec, _)) = self.spec_of(environment, key, name).await? else {
-            return Err(EngineError::new(ErrorCode::UnknownSync, format!("no sync `{name}`")));
+            return Err(EngineError::new(
+                ErrorCode::UnknownSync,
+                format!("no sync `{name}`"),
+            ));
         };
         let mut tx = self.store.begin().await?;
         for base in targets {
@@ -515,9 +581,17 @@ impl Syncs {
         name: &str,
         variant: &str,
     ) -> EngineResult<()> {
-        let sync = SyncRef { name: name.to_string(), variant: variant.to_string() };
+        let sync = SyncRef {
+            name: name.to_string(),
+            variant: variant.to_string(),
+        };
         let targets = self
-            .targets(environment, key, Some(connection), std::slice::from_ref(&sync))
+            .targets(
+                environment,
+                key,
+                Some(connection),
+                std::slice::from_ref(&sync),
+            )
             .await?;
         let spec = self.spec_of(environment, key, name).await?;
         let mut tx = self.store.begin().await?;
@@ -553,14 +627,22 @@ impl Syncs {
             }
             let spec = self.spec_of(environment, key, &schedule.sync_name).await?;
             let models: Vec<String> = spec
-                .map(|(s, _)| s.models.iter().map(|m| model_key(m.name, &schedule.variant)).collect())
+                .map(|(s, _)| {
+                    s.models
+                        .iter()
+                        .map(|m| model_key(m.name, &schedule.variant))
+                        .collect()
+                })
                 .unwrap_or_default();
             let record_count = counts[&schedule.connection_row]
                 .iter()
                 .filter(|(model, _)| models.contains(model))
                 .cloned()
                 .collect();
-            let running = schedule.running_until.as_deref().is_some_and(|until| until > now.as_str());
+            let running = schedule
+                .running_until
+                .as_deref()
+                .is_some_and(|until| until > now.as_str());
             let status = if running {
                 "RUNNING"
             } else if schedule.paused {
@@ -635,7 +717,10 @@ impl Syncs {
             .map_err(|e| EngineError::new(ErrorCode::InvalidQueryParams, format!("cursor: {e}")))?;
         let query = RecordQuery {
             connection_row: found.id,
-            model: model_key(&request.model, request.variant.as_deref().unwrap_or(BASE_VARIANT)),
+            model: model_key(
+                &request.model,
+                request.variant.as_deref().unwrap_or(BASE_VARIANT),
+            ),
             modified_after: request.modified_after.map(record_ts),
             after,
             actions: request.actions.clone(),
@@ -644,10 +729,19 @@ impl Syncs {
         };
         let rows = self.store.records(&query).await?;
         let next_cursor = (rows.len() as i64 == request.limit && request.limit > 0)
-            .then(|| rows.last().map(|r| encode_cursor(&r.updated_at, &r.external_id)))
+            .then(|| {
+                rows.last()
+                    .map(|r| encode_cursor(&r.updated_at, &r.external_id))
+            })
             .flatten();
-        let records = rows.into_iter().map(record_json).collect::<EngineResult<_>>()?;
-        Ok(RecordsPage { records, next_cursor })
+        let records = rows
+            .into_iter()
+            .map(record_json)
+            .collect::<EngineResult<_>>()?;
+        Ok(RecordsPage {
+            records,
+            next_cursor,
+        })
     }
 }
 
@@ -688,15 +782,15 @@ pub fn model_key(model: &str, variant: &str) -> String {
 
 fn frequency_of(schedule: &SyncScheduleRecord, spec: &SyncSpec) -> EngineResult<Duration> {
     let text = schedule.frequency.as_deref().unwrap_or(spec.frequency);
-    parse_frequency(text).map_err(|e| {
-        EngineError::internal(format!("the frequency of sync `{}`", spec.name), e)
-    })
+    parse_frequency(text)
+        .map_err(|e| EngineError::internal(format!("the frequency of sync `{}`", spec.name), e))
 }
 
 /// Nango's frequency text: `every hour|day|week|month|half hour|quarter hour|half day`, or
 /// `every <n> <unit>` (`every 30 minutes`, `every 2h`, `every 1d`); from 30 seconds to 31 days.
 pub fn parse_frequency(text: &str) -> Result<Duration, String> {
-    let wrong = || format!("`{text}` is not a frequency such as `every hour` or `every 30 minutes`");
+    let wrong =
+        || format!("`{text}` is not a frequency such as `every hour` or `every 30 minutes`");
     let rest = text.trim().strip_prefix("every ").ok_or_else(wrong)?.trim();
     let named = match rest {
         "minute" => Some(60),
@@ -832,7 +926,12 @@ impl RunSink {
         }
         counts
             .iter()
-            .map(|(model, c)| format!("{model}: {} added, {} updated, {} unchanged", c.added, c.updated, c.unchanged))
+            .map(|(model, c)| {
+                format!(
+                    "{model}: {} added, {} updated, {} unchanged",
+                    c.added, c.updated, c.unchanged
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -842,15 +941,28 @@ impl RunSink {
         if rejected.is_empty() {
             return String::new();
         }
-        let shown: Vec<&str> = rejected.iter().take(REJECTIONS_SHOWN).map(String::as_str).collect();
-        format!("; {} records rejected: {}", rejected.len(), shown.join("; "))
+        let shown: Vec<&str> = rejected
+            .iter()
+            .take(REJECTIONS_SHOWN)
+            .map(String::as_str)
+            .collect();
+        format!(
+            "; {} records rejected: {}",
+            rejected.len(),
+            shown.join("; ")
+        )
     }
 
     fn results(&self) -> serde_json::Map<String, Value> {
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         counts
             .iter()
-            .map(|(model, c)| (model.clone(), json!({"added": c.added, "updated": c.updated, "deleted": 0})))
+            .map(|(model, c)| {
+                (
+                    model.clone(),
+                    json!({"added": c.added, "updated": c.updated, "deleted": 0}),
+                )
+            })
             .collect()
     }
 
@@ -875,7 +987,11 @@ impl RunSink {
                 Some(Value::String(id)) if !id.is_empty() && id.len() <= 255 => id.clone(),
                 Some(Value::Number(n)) => n.to_string(),
                 Some(other) => {
-                    self.reject(model, &other.to_string(), "`id` must be a string of 1 to 255 characters or a number".into());
+                    self.reject(
+                        model,
+                        &other.to_string(),
+                        "`id` must be a string of 1 to 255 characters or a number".into(),
+                    );
                     continue;
                 }
                 None => {
@@ -884,16 +1000,28 @@ impl RunSink {
                 }
             };
             if let Some(error) = validator.iter_errors(&record).next() {
-                self.reject(model, &id, format!("{error} at `{}`", error.instance_path()));
+                self.reject(
+                    model,
+                    &id,
+                    format!("{error} at `{}`", error.instance_path()),
+                );
                 continue;
             }
             if !seen.insert(id.clone()) {
-                self.reject(model, &id, "the same id came twice in one batch; the first is kept".into());
+                self.reject(
+                    model,
+                    &id,
+                    "the same id came twice in one batch; the first is kept".into(),
+                );
                 continue;
             }
             let data = record.to_string();
             let data_hash = hex::encode(sha2::Sha256::digest(data.as_bytes()));
-            inputs.push(RecordInput { external_id: id, data, data_hash });
+            inputs.push(RecordInput {
+                external_id: id,
+                data,
+                data_hash,
+            });
         }
         Ok(inputs)
     }
@@ -922,7 +1050,12 @@ impl RunSink {
             .await
             .map_err(store_error)?;
         let kept = tx
-            .keep_sync_run(&self.schedule_id, self.run, &ts(lease_until), checkpoint.as_deref())
+            .keep_sync_run(
+                &self.schedule_id,
+                self.run,
+                &ts(lease_until),
+                checkpoint.as_deref(),
+            )
             .await
             .map_err(store_error)?;
         if !kept {
@@ -960,10 +1093,19 @@ mod tests {
     #[test]
     fn frequencies_read_as_nango_writes_them() {
         assert_eq!(parse_frequency("every hour"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_frequency("every day"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_frequency("every 30 minutes"), Ok(Duration::from_secs(1800)));
+        assert_eq!(
+            parse_frequency("every day"),
+            Ok(Duration::from_secs(86_400))
+        );
+        assert_eq!(
+            parse_frequency("every 30 minutes"),
+            Ok(Duration::from_secs(1800))
+        );
         assert_eq!(parse_frequency("every 2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_frequency("every half hour"), Ok(Duration::from_secs(1800)));
+        assert_eq!(
+            parse_frequency("every half hour"),
+            Ok(Duration::from_secs(1800))
+        );
         assert!(parse_frequency("every 10 seconds").is_err());
         assert!(parse_frequency("every 40 days").is_err());
         assert!(parse_frequency("hourly").is_err());

@@ -344,7 +344,11 @@ impl<'a, T: Transport, R: DeserializeOwned> Paginated<'a, T, R> {
     /// The cursor of the page `next_page` asks for next; `None` before the first page and
     /// after the last.
     pub fn cursor(&self) -> Option<&str> {
-        if self.done { None } else { self.cursor.as_deref() }
+        if self.done {
+            None
+        } else {
+            self.cursor.as_deref()
+        }
     }
 
     /// The next page, or `None` after the last one.

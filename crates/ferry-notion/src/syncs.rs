@@ -41,7 +41,10 @@ static SYNCS: [SyncSpec; 2] = [
     },
 ];
 
-fn run<'a>(transport: &'a dyn DynTransport, call: SyncCall<'a>) -> BoxFuture<'a, Result<(), SyncError>> {
+fn run<'a>(
+    transport: &'a dyn DynTransport,
+    call: SyncCall<'a>,
+) -> BoxFuture<'a, Result<(), SyncError>> {
     Box::pin(async move {
         let version = call
             .api_version
@@ -51,7 +54,9 @@ fn run<'a>(transport: &'a dyn DynTransport, call: SyncCall<'a>) -> BoxFuture<'a,
         match call.name {
             "users" => users(&notion, &call).await,
             "content-metadata" => content_metadata(&notion, &call).await,
-            other => Err(SyncError::Invalid(format!("Notion has no sync named `{other}`"))),
+            other => Err(SyncError::Invalid(format!(
+                "Notion has no sync named `{other}`"
+            ))),
         }
     })
 }
@@ -169,7 +174,10 @@ fn content_record(object: &Object) -> Option<Value> {
     };
     let in_trash = match object {
         Object::Page(page) => page.in_trash,
-        _ => other.get("in_trash").and_then(Value::as_bool).unwrap_or(false),
+        _ => other
+            .get("in_trash")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     };
     Some(json!({
         "id": id,
@@ -219,7 +227,10 @@ mod tests {
                 let schema = (model.schema)();
                 assert_eq!(schema["type"], "object", "{}", model.name);
                 assert!(
-                    schema["required"].as_array().unwrap().contains(&json!("id")),
+                    schema["required"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&json!("id")),
                     "{}",
                     model.name
                 );

@@ -3,10 +3,10 @@
 -- A schedule is due at `next_run_at` unless paused. A run in progress holds it until
 -- `running_until` (renewed as batches are saved); a process that dies leaves the lease to
 -- run out, and the next run resumes from `checkpoint`. `runs` numbers the runs: each record
--- keeps the number of the last run that saw it (`seen_run`), and a full run that ends well
--- marks deleted every record seen only before `deletes_from` (set when a full run first
--- starts and kept until one ends well, so a full run resumed after a failure still deletes
--- right).
+-- keeps the number of the last run that saw it (`seen_run`), and a run of a full sync that
+-- ends well marks deleted every record seen only before `deletes_from` (set by a run that
+-- finds it unset and kept until a run ends well, so a run resumed after a failure still
+-- deletes right).
 CREATE TABLE sync_schedules (
     id TEXT PRIMARY KEY,
     environment_id TEXT NOT NULL REFERENCES environments (id) ON DELETE CASCADE,

@@ -363,10 +363,7 @@ impl StorageTx for Tx {
     ) -> StorageResult<bool> {
         Ok(Tx::finish_sync_run(self, run, schedule).await?)
     }
-    async fn control_sync_schedule(
-        &mut self,
-        schedule: &SyncScheduleRecord,
-    ) -> StorageResult<()> {
+    async fn control_sync_schedule(&mut self, schedule: &SyncScheduleRecord) -> StorageResult<()> {
         Ok(Tx::control_sync_schedule(self, schedule).await?)
     }
 }

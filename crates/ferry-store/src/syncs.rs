@@ -238,7 +238,7 @@ impl Tx {
         let mut schedule = schedule_from_row(&row)?;
         schedule.runs += 1;
         schedule.running_until = Some(lease_until.to_string());
-        if schedule.full_run && schedule.deletes_from.is_none() {
+        if schedule.deletes_from.is_none() {
             schedule.deletes_from = Some(schedule.runs);
         }
         let sql = self.sql(
@@ -392,11 +392,7 @@ impl Tx {
         Ok(done.rows_affected())
     }
 
-    pub async fn finish_sync_run(
-        &mut self,
-        run: i64,
-        s: &SyncScheduleRecord,
-    ) -> StoreResult<bool> {
+    pub async fn finish_sync_run(&mut self, run: i64, s: &SyncScheduleRecord) -> StoreResult<bool> {
         let sql = self.sql(
             "UPDATE sync_schedules SET running_until = NULL, next_run_at = ?, full_run = ?, checkpoint = ?, \
              deletes_from = ?, last_sync_date = ?, last_status = ?, last_result = ?, last_error = ?, finished_at = ? \

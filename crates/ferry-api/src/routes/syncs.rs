@@ -71,14 +71,22 @@ fn sync_refs(value: &Option<Value>) -> ApiResult<Vec<SyncRef>> {
                     let variant = match map.get("variant") {
                         None | Some(Value::Null) => BASE_VARIANT,
                         Some(Value::String(v)) => v,
-                        Some(_) => return Err(invalid_body(&format!("{field}.variant"), "must be a string")),
+                        Some(_) => {
+                            return Err(invalid_body(
+                                &format!("{field}.variant"),
+                                "must be a string",
+                            ));
+                        }
                     };
                     Ok(SyncRef {
                         name: checked_name(&format!("{field}.name"), name)?,
                         variant: checked_name(&format!("{field}.variant"), variant)?,
                     })
                 }
-                _ => Err(invalid_body(&field, "must be a sync name or {name, variant}")),
+                _ => Err(invalid_body(
+                    &field,
+                    "must be a sync name or {name, variant}",
+                )),
             }
         })
         .collect()
@@ -91,8 +99,15 @@ fn scope(
     connection: Option<String>,
 ) -> ApiResult<(IntegrationKey, Option<ConnectionId>)> {
     let key = match key.or(header(headers, "Provider-Config-Key")?) {
-        Some(key) => IntegrationKey::parse(&key).map_err(|e| invalid_body("provider_config_key", e))?,
-        None => return Err(invalid_body("provider_config_key", "is required (or the Provider-Config-Key header)")),
+        Some(key) => {
+            IntegrationKey::parse(&key).map_err(|e| invalid_body("provider_config_key", e))?
+        }
+        None => {
+            return Err(invalid_body(
+                "provider_config_key",
+                "is required (or the Provider-Config-Key header)",
+            ));
+        }
     };
     let connection = connection
         .or(header(headers, "Connection-Id")?)
@@ -153,7 +168,14 @@ pub(super) async fn trigger(
     reset |= body.full_resync.unwrap_or(false);
     engine
         .syncs()
-        .trigger(&env.id, &key, connection.as_ref(), &syncs, reset, empty_cache)
+        .trigger(
+            &env.id,
+            &key,
+            connection.as_ref(),
+            &syncs,
+            reset,
+            empty_cache,
+        )
         .await?;
     Ok(axum::Json(json!({"success": true})))
 }
@@ -249,7 +271,9 @@ pub(super) async fn status(
         .syncs()
         .status(&env.id, &key, connection.as_ref(), &syncs)
         .await?;
-    Ok(axum::Json(json!({"syncs": found.into_iter().map(status_json).collect::<Vec<_>>()})))
+    Ok(axum::Json(
+        json!({"syncs": found.into_iter().map(status_json).collect::<Vec<_>>()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -270,8 +294,8 @@ pub(super) async fn update_frequency(
 ) -> ApiResult<axum::Json<Value>> {
     let key = IntegrationKey::parse(&body.provider_config_key)
         .map_err(|e| invalid_body("provider_config_key", e))?;
-    let connection = ConnectionId::parse(&body.connection_id)
-        .map_err(|e| invalid_body("connection_id", e))?;
+    let connection =
+        ConnectionId::parse(&body.connection_id).map_err(|e| invalid_body("connection_id", e))?;
     let sync = SyncRef {
         name: checked_name("sync_name", &body.sync_name)?,
         variant: checked_name(
@@ -299,7 +323,10 @@ fn variant_target(
     body: &VariantBody,
 ) -> ApiResult<(IntegrationKey, ConnectionId, String, String)> {
     let invalid_uri = |field: &str, e: ApiError| {
-        ApiError::new(ErrorCode::InvalidUriParams, format!("{field}: {}", e.0.message()))
+        ApiError::new(
+            ErrorCode::InvalidUriParams,
+            format!("{field}: {}", e.0.message()),
+        )
     };
     let name = checked_name("name", name).map_err(|e| invalid_uri("name", e))?;
     let variant = checked_name("variant", variant).map_err(|e| invalid_uri("variant", e))?;
@@ -311,8 +338,8 @@ fn variant_target(
     }
     let key = IntegrationKey::parse(&body.provider_config_key)
         .map_err(|e| invalid_body("provider_config_key", e))?;
-    let connection = ConnectionId::parse(&body.connection_id)
-        .map_err(|e| invalid_body("connection_id", e))?;
+    let connection =
+        ConnectionId::parse(&body.connection_id).map_err(|e| invalid_body("connection_id", e))?;
     Ok((key, connection, name, variant))
 }
 
@@ -328,7 +355,9 @@ pub(super) async fn add_variant(
         .syncs()
         .add_variant(&env.id, &key, &connection, &name, &variant)
         .await?;
-    Ok(axum::Json(json!({"id": format!("{name}::{variant}"), "name": name, "variant": variant})))
+    Ok(axum::Json(
+        json!({"id": format!("{name}::{variant}"), "name": name, "variant": variant}),
+    ))
 }
 
 /// `DELETE /sync/{name}/variant/{variant}`: the variant and its records.
@@ -362,7 +391,14 @@ pub(super) async fn records(
     }
     let variant = query
         .take("variant")
-        .map(|v| checked_name("variant", &v).map_err(|_| invalid_query("variant", "must be 1 to 255 letters, digits, `-`, `_` or `.`")))
+        .map(|v| {
+            checked_name("variant", &v).map_err(|_| {
+                invalid_query(
+                    "variant",
+                    "must be 1 to 255 letters, digits, `-`, `_` or `.`",
+                )
+            })
+        })
         .transpose()?;
     let modified_after = query
         .take("modified_after")
@@ -370,7 +406,12 @@ pub(super) async fn records(
         .map(|text| {
             DateTime::parse_from_rfc3339(&text)
                 .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| invalid_query("modified_after", "must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z"))
+                .map_err(|_| {
+                    invalid_query(
+                        "modified_after",
+                        "must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z",
+                    )
+                })
         })
         .transpose()?;
     let limit = query
@@ -383,7 +424,12 @@ pub(super) async fn records(
                 "added" => "ADDED",
                 "updated" => "UPDATED",
                 "deleted" => "DELETED",
-                _ => return Err(invalid_query("filter", "must be added, updated or deleted, or two of them joined by a comma")),
+                _ => {
+                    return Err(invalid_query(
+                        "filter",
+                        "must be added, updated or deleted, or two of them joined by a comma",
+                    ));
+                }
             };
             if !actions.contains(&action.to_string()) {
                 actions.push(action.to_string());
@@ -413,7 +459,9 @@ pub(super) async fn records(
         .syncs()
         .records(&env.id, &key, &connection, &request)
         .await?;
-    Ok(axum::Json(json!({"records": page.records, "next_cursor": page.next_cursor})))
+    Ok(axum::Json(
+        json!({"records": page.records, "next_cursor": page.next_cursor}),
+    ))
 }
 
 #[cfg(test)]
@@ -424,15 +472,24 @@ mod tests {
     fn sync_names_take_an_optional_variant() {
         assert_eq!(
             sync_ref("syncs", "users").unwrap(),
-            SyncRef { name: "users".into(), variant: "base".into() }
+            SyncRef {
+                name: "users".into(),
+                variant: "base".into()
+            }
         );
         assert_eq!(
             sync_ref("syncs", "users::eu").unwrap(),
-            SyncRef { name: "users".into(), variant: "eu".into() }
+            SyncRef {
+                name: "users".into(),
+                variant: "eu".into()
+            }
         );
         assert!(sync_ref("syncs", "us ers").is_err());
         assert!(sync_ref("syncs", "users::").is_err());
-        let refs = sync_refs(&Some(json!(["users", {"name": "content-metadata", "variant": "b"}]))).unwrap();
+        let refs = sync_refs(&Some(
+            json!(["users", {"name": "content-metadata", "variant": "b"}]),
+        ))
+        .unwrap();
         assert_eq!(refs[1].variant, "b");
         assert!(sync_refs(&Some(json!([1]))).is_err());
     }
