@@ -172,6 +172,90 @@ test("integrations, connect sessions, connections, metadata and the proxy throug
   assert.deepEqual((await nango.listIntegrations()).configs, []);
 });
 
+// Polls `check` until it gives something, as an app waits for a sync.
+async function waitFor(what, check) {
+  for (let i = 0; i < 200; i++) {
+    const found = await check();
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not happen in 20 s`);
+}
+
+test("syncs and their records through @nangohq/node", async () => {
+  await nango.createIntegration({
+    provider: "notion",
+    unique_key: "notion-sync",
+    credentials: { type: "OAUTH2", client_id: "emulator-client-id", client_secret: "emulator-client-secret" },
+  });
+  const imported = await fetch(`${ferry.base}/connections`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" },
+    body: JSON.stringify({ provider_config_key: "notion-sync", connection_id: "synced", credentials: { type: "OAUTH2", access_token: "ntn_emulator_demo" } }),
+  });
+  assert.equal(imported.status, 201);
+  const scope = { providerConfigKey: "notion-sync", connectionId: "synced" };
+  const succeeded = (name) => async () => {
+    const { syncs } = await nango.syncStatus("notion-sync", [name], "synced");
+    return syncs[0]?.status === "SUCCESS" ? syncs[0] : null;
+  };
+
+  // Ferry's workers run the syncs that start by themselves.
+  const status = await waitFor("the first runs", async () => {
+    const { syncs } = await nango.syncStatus("notion-sync", "*", "synced");
+    return syncs.length === 2 && syncs.every((s) => s.status === "SUCCESS") ? syncs : null;
+  });
+  assert.deepEqual(status.map((s) => s.name).sort(), ["content-metadata", "users"]);
+  const users = status.find((s) => s.name === "users");
+  assert.deepEqual(users.recordCount, { User: 4 });
+  assert.equal(users.frequency, "every day");
+
+  // Records: all, by page with a filter, by id, since a time.
+  const all = await nango.listRecords({ ...scope, model: "User" });
+  assert.equal(all.records.length, 4);
+  assert.ok(all.records.every((r) => r._nango_metadata.last_action === "ADDED"));
+  const first = await nango.listRecords({ ...scope, model: "User", limit: 3, filter: "added" });
+  assert.equal(first.records.length, 3);
+  const rest = await nango.listRecords({ ...scope, model: "User", limit: 3, cursor: first.next_cursor });
+  assert.equal(rest.records.length, 1);
+  assert.equal(rest.next_cursor, null);
+  assert.deepEqual([...first.records, ...rest.records].map((r) => r.id), all.records.map((r) => r.id));
+  const picked = await nango.listRecords({ ...scope, model: "User", ids: [all.records[1].id] });
+  assert.deepEqual(picked.records.map((r) => r.id), [all.records[1].id]);
+  const later = await nango.listRecords({ ...scope, model: "User", modifiedAfter: "2999-01-01T00:00:00Z" });
+  assert.deepEqual(later.records, []);
+  const content = await nango.listRecords({ ...scope, model: "ContentMetadata", limit: 1000 });
+  assert.ok(content.records.some((r) => r.title === "Acme Handbook" && r.object_type === "page"));
+
+  // Control: pause, start, a full run on demand, the connection's own frequency.
+  await nango.pauseSync("notion-sync", ["users"], "synced");
+  assert.equal((await nango.syncStatus("notion-sync", ["users"], "synced")).syncs[0].status, "PAUSED");
+  await nango.startSync("notion-sync", ["users"], "synced");
+  await waitFor("the started run", succeeded("users"));
+  const before = (await nango.syncStatus("notion-sync", ["users"], "synced")).syncs[0].finishedAt;
+  await nango.triggerSync("notion-sync", ["users"], "synced", { reset: true });
+  await waitFor("the triggered run", async () => {
+    const found = await succeeded("users")();
+    return found && found.finishedAt !== before ? found : null;
+  });
+  assert.deepEqual(await nango.updateSyncConnectionFrequency("notion-sync", "users", "synced", "every 2h"), { frequency: "every 2h" });
+  assert.equal((await nango.syncStatus("notion-sync", ["users"], "synced")).syncs[0].frequency, "every 2h");
+  assert.deepEqual(await nango.updateSyncConnectionFrequency("notion-sync", "users", "synced", null), { frequency: "every day" });
+
+  // A variant keeps its own records.
+  const variant = await nango.createSyncVariant({ provider_config_key: "notion-sync", connection_id: "synced", name: "users", variant: "eu" });
+  assert.equal(variant.variant, "eu");
+  await waitFor("the variant's run", succeeded("users::eu"));
+  assert.equal((await nango.listRecords({ ...scope, model: "User", variant: "eu" })).records.length, 4);
+  await nango.deleteSyncVariant({ provider_config_key: "notion-sync", connection_id: "synced", name: "users", variant: "eu" });
+  await assert.rejects(nango.syncStatus("notion-sync", ["users::eu"], "synced"), (error) => {
+    assert.equal(error.response.status, 404);
+    assert.equal(error.response.data.error.code, "unknown_sync");
+    return true;
+  });
+  await nango.deleteIntegration("notion-sync");
+});
+
 test("a reconnect session and an imported connection through @nangohq/node", async () => {
   await nango.createIntegration({
     provider: "notion",

@@ -152,6 +152,16 @@ pub async fn run() -> anyhow::Result<()> {
     println!(
         "  curl -s -X POST {base}/action/trigger -H 'Authorization: Bearer {key}' -H 'Connection-Id: demo' -H 'Provider-Config-Key: notion' -H 'Content-Type: application/json' -d '{{\"action_name\": \"list-users\"}}'"
     );
+    println!(
+        "{}",
+        bold("The records Ferry's syncs keep (users and content-metadata run by themselves):")
+    );
+    println!(
+        "  curl -s '{base}/records?model=ContentMetadata&limit=5' -H 'Authorization: Bearer {key}' -H 'Connection-Id: demo' -H 'Provider-Config-Key: notion'"
+    );
+    println!(
+        "  curl -s '{base}/sync/status?provider_config_key=notion&syncs=*' -H 'Authorization: Bearer {key}'"
+    );
     println!("{}", bold("The connection, with its credentials:"));
     println!(
         "  curl -s '{base}/connections/demo?provider_config_key=notion' -H 'Authorization: Bearer {key}'"

@@ -128,6 +128,8 @@ pub fn router() -> Router<Engine> {
             post(syncs::add_variant).delete(syncs::remove_variant),
         )
         .route("/records", get(syncs::records))
+        // @nangohq/node asks for `/records/?…`.
+        .route("/records/", get(syncs::records))
         .route("/logs", get(logs::list))
         .route("/logs/{id}", get(logs::get))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
