@@ -2,6 +2,7 @@
 // and the official Notion SDK calling Notion through Ferry's proxy.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { Nango } from "@nangohq/node";
 import * as notionSdk from "notion-client-v5";
 import { startEmulator, startFerry } from "./emulator.mjs";
@@ -182,7 +183,40 @@ async function waitFor(what, check) {
   throw new Error(`${what} did not happen in 20 s`);
 }
 
+// An app receiving Ferry's webhooks: it answers its first request 503 with `Retry-After: 1`,
+// then 200, and keeps every raw body with its headers.
+async function startApp() {
+  const received = [];
+  const server = createServer((request, response) => {
+    const chunks = [];
+    request.on("data", (chunk) => chunks.push(chunk));
+    request.on("end", () => {
+      received.push({ body: Buffer.concat(chunks).toString("utf8"), headers: request.headers });
+      if (received.length === 1) {
+        response.writeHead(503, { "retry-after": "1" });
+      } else {
+        response.writeHead(200);
+      }
+      response.end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/webhooks`, received, stop: () => new Promise((resolve) => server.close(resolve)) };
+}
+
 test("syncs and their records through @nangohq/node", async () => {
+  // Webhooks go to an app that fails its first answer; the SDK verifies what arrives.
+  const app = await startApp();
+  const rotated = await fetch(`${ferry.base}/environment/webhook-signing-key/rotate`, { method: "POST", headers: { authorization: `Bearer ${SECRET}` } });
+  const signingKey = (await rotated.json()).data.webhook_signing_key;
+  const settings = await fetch(`${ferry.base}/environment/webhook-settings`, {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" },
+    body: JSON.stringify({ primary_url: app.url }),
+  });
+  assert.equal(settings.status, 200);
+  const receiver = new Nango({ host: ferry.base, secretKey: SECRET, webhookSigningKey: signingKey });
+
   await nango.createIntegration({
     provider: "notion",
     unique_key: "notion-sync",
@@ -248,6 +282,25 @@ test("syncs and their records through @nangohq/node", async () => {
   await waitFor("the variant's run", succeeded("users::eu"));
   assert.equal((await nango.listRecords({ ...scope, model: "User", variant: "eu" })).records.length, 4);
   await nango.deleteSyncVariant({ provider_config_key: "notion-sync", connection_id: "synced", name: "users", variant: "eu" });
+
+  // The sync webhooks arrived, the first after a retry, each signed as Nango signs.
+  const delivered = await waitFor("the sync webhooks", async () => {
+    const ok = app.received.slice(1).map((r) => ({ ...r, json: JSON.parse(r.body) }));
+    const models = new Set(ok.filter((r) => r.json.type === "sync" && r.json.connectionId === "synced").map((r) => r.json.model));
+    return models.has("User") && models.has("ContentMetadata") ? ok : null;
+  });
+  for (const request of app.received) {
+    assert.equal(receiver.verifyIncomingWebhookRequest(request.body, request.headers), true);
+    assert.equal(receiver.verifyWebhookSignature(request.headers["x-nango-signature"], JSON.parse(request.body)), true);
+  }
+  assert.equal(app.received[0].body, delivered.find((r) => r.body === app.received[0].body)?.body, "the refused delivery came again");
+  const usersHook = delivered.find((r) => r.json.model === "User").json;
+  assert.equal(usersHook.syncName, "users");
+  assert.equal(usersHook.success, true);
+  assert.deepEqual(usersHook.responseResults, { added: 4, updated: 0, deleted: 0 });
+  const since = await nango.listRecords({ ...scope, model: "User", modifiedAfter: usersHook.modifiedAfter });
+  assert.equal(since.records.length, 4);
+  await app.stop();
   await assert.rejects(nango.syncStatus("notion-sync", ["users::eu"], "synced"), (error) => {
     assert.equal(error.response.status, 404);
     assert.equal(error.response.data.error.code, "unknown_sync");

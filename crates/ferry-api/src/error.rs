@@ -41,6 +41,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | UnknownLog
         | UnknownAction
         | UnknownSync
+        | UnknownWebhookDelivery
         | UnknownFileLink
         | NotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -18,6 +18,7 @@ use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
 use crate::settings::Settings;
 use crate::storage::{AsyncActionRecord, Store};
 use crate::time::ts;
+use crate::webhooks::{Trigger, Webhooks};
 
 /// The longest a run may take; Nango's limit for an action is the same.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -40,15 +41,22 @@ pub struct AsyncActions {
     store: Store,
     actions: Actions,
     settings: Arc<Settings>,
+    webhooks: Webhooks,
     queued: Arc<tokio::sync::Notify>,
 }
 
 impl AsyncActions {
-    pub(crate) fn new(store: Store, actions: Actions, settings: Arc<Settings>) -> AsyncActions {
+    pub(crate) fn new(
+        store: Store,
+        actions: Actions,
+        settings: Arc<Settings>,
+        webhooks: Webhooks,
+    ) -> AsyncActions {
         AsyncActions {
             store,
             actions,
             settings,
+            webhooks,
             queued: Arc::default(),
         }
     }
@@ -168,8 +176,43 @@ impl AsyncActions {
             run_after: ts(Utc::now()),
             ..run.clone()
         });
+        // The `async_action` webhook goes out with the run's end, in the same unit of work.
+        let override_url = if matches!(update.status.as_str(), "success" | "failed") {
+            Some(
+                self.store
+                    .connection(
+                        &run.environment_id,
+                        &run.integration_key,
+                        &run.connection_id,
+                    )
+                    .await?
+                    .and_then(|c| c.webhook_url_override),
+            )
+        } else {
+            None
+        };
         let mut tx = self.store.begin().await?;
         let written = tx.finish_async_action(&run.id, attempt, &update).await?;
+        if written && let Some(override_url) = override_url {
+            let body = json!({
+                "from": "nango",
+                "type": "async_action",
+                "connectionId": run.connection_id,
+                "providerConfigKey": run.integration_key,
+                "payload": {"id": run.id, "statusUrl": format!("/action/{}", run.id)},
+            });
+            self.webhooks
+                .enqueue(
+                    &mut tx,
+                    &run.environment_id,
+                    override_url.as_deref(),
+                    Trigger::AsyncAction,
+                    &run.integration_key,
+                    &run.connection_id,
+                    &body,
+                )
+                .await?;
+        }
         tx.commit().await?;
         if !written {
             tracing::warn!(run = %run.id, attempt, "an async action's attempt ended after its lease; a later attempt's result stands");

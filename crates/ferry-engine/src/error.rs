@@ -69,6 +69,7 @@ error_codes! {
     InvalidActionInput => "invalid_action_input": "The action's input is wrong; the message names the field (`properties.Status`) and what it takes.",
     ProviderError => "provider_error": "The provider refused a call the action made; `payload` keeps its status, code and message.",
     UnknownSync => "unknown_sync": "The integration's provider has no sync with this name, or the connection has no such variant of it; the message lists the syncs.",
+    UnknownWebhookDelivery => "unknown_webhook_delivery": "No webhook delivery has this id in the environment.",
     UnknownFileLink => "unknown_file_link": "A `/files/` link that Ferry did not make, or that was cut short.",
     NotFound => "not_found": "No asynchronous action run has this id in the environment, or it has not ended yet (Nango answers the same: poll again).",
     ActionInterrupted => "action_interrupted": "An asynchronous action ran past its 15-minute limit, or stopped with the process running it more often than its retries allow.",

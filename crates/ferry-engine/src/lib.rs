@@ -30,6 +30,7 @@ pub mod storage;
 pub mod syncs;
 pub mod time;
 mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -49,6 +50,7 @@ pub use crate::oauth::Connect;
 pub use crate::proxy::Proxy;
 pub use crate::settings::Settings;
 pub use crate::syncs::Syncs;
+pub use crate::webhooks::Webhooks;
 
 /// Keeps this process's hot caches true to what every process sharing the database commits.
 pub struct CacheWatcher {
@@ -94,6 +96,7 @@ struct Services {
     actions: Actions,
     async_actions: AsyncActions,
     syncs: Syncs,
+    webhooks: Webhooks,
     logs: Logs,
 }
 
@@ -153,8 +156,14 @@ impl Engine {
             cipher.clone(),
             &settings.public_url,
         );
-        let async_actions = AsyncActions::new(store.clone(), actions.clone(), settings.clone());
-        let syncs = Syncs::new(store.clone(), client.clone());
+        let webhooks = Webhooks::new(store.clone(), cipher.clone())?;
+        let async_actions = AsyncActions::new(
+            store.clone(),
+            actions.clone(),
+            settings.clone(),
+            webhooks.clone(),
+        );
+        let syncs = Syncs::new(store.clone(), client.clone(), webhooks.clone());
         let generated = environments.ensure_configured_keys().await?;
         let engine = Engine {
             inner: Arc::new(Services {
@@ -169,6 +178,7 @@ impl Engine {
                 actions,
                 async_actions,
                 syncs,
+                webhooks,
                 logs,
             }),
         };
@@ -204,6 +214,9 @@ impl Engine {
     }
     pub fn syncs(&self) -> &Syncs {
         &self.inner.syncs
+    }
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.inner.webhooks
     }
     pub fn logs(&self) -> &Logs {
         &self.inner.logs

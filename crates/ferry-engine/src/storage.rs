@@ -49,6 +49,8 @@ pub struct EnvironmentRecord {
     pub webhook_url: Option<String>,
     pub webhook_signing_key_enc: Option<String>,
     pub variables_enc: Option<String>,
+    /// JSON text of the webhook settings, when set.
+    pub webhook_settings: Option<String>,
     pub created_at: String,
 }
 
@@ -222,6 +224,29 @@ pub struct AsyncActionRecord {
     pub result: Option<String>,
     /// Pending: when it is due. Running: when its lease ends.
     pub run_after: String,
+    pub created_at: String,
+    pub ended_at: Option<String>,
+}
+
+/// A webhook to the app, from the outbox; see migration `0007_webhooks.sql`.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookDeliveryRecord {
+    pub id: String,
+    pub environment_id: String,
+    /// `sync`, `async_action` or `auth`.
+    pub kind: String,
+    pub integration_key: Option<String>,
+    pub connection_id: Option<String>,
+    pub url: String,
+    /// The JSON text signed and sent, byte for byte.
+    pub body: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub deadline: String,
+    /// JSON array text, one object per attempt.
+    pub attempt_log: String,
     pub created_at: String,
     pub ended_at: Option<String>,
 }
@@ -432,6 +457,18 @@ pub trait Storage: Send + Sync + 'static {
         provider: &str,
         syncs: &[&str],
     ) -> StorageResult<Vec<(String, String, String, String)>>;
+    /// An environment's webhook deliveries, newest first; of one status when given.
+    async fn webhook_deliveries(
+        &self,
+        environment_id: &str,
+        status: Option<&str>,
+        limit: i64,
+    ) -> StorageResult<Vec<WebhookDeliveryRecord>>;
+    async fn webhook_delivery(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> StorageResult<Option<WebhookDeliveryRecord>>;
     /// Newest first.
     async fn list_operations(
         &self,
@@ -568,6 +605,35 @@ pub trait StorageTx: Send {
     ) -> StorageResult<bool>;
     /// Deletes the results of runs that ended before `cutoff`; returns how many.
     async fn prune_async_actions(&mut self, cutoff: &str) -> StorageResult<u64>;
+
+    /// The environment's webhook settings text, locked until the unit of work ends; `None`
+    /// when there is no such environment, `Some(None)` when none are set.
+    async fn webhook_settings_for_update(
+        &mut self,
+        environment_id: &str,
+    ) -> StorageResult<Option<Option<String>>>;
+    async fn set_webhook_settings(
+        &mut self,
+        environment_id: &str,
+        settings: &str,
+    ) -> StorageResult<()>;
+    async fn insert_webhook_delivery(
+        &mut self,
+        delivery: &WebhookDeliveryRecord,
+    ) -> StorageResult<()>;
+    /// Takes the pending delivery due first, leases it until `lease_until` and counts the
+    /// attempt. Returns it as it was before.
+    async fn claim_webhook_delivery(
+        &mut self,
+        now: &str,
+        lease_until: &str,
+    ) -> StorageResult<Option<WebhookDeliveryRecord>>;
+    /// Writes how attempt `attempt` went; false when the delivery was taken again since.
+    async fn finish_webhook_delivery(
+        &mut self,
+        attempt: i64,
+        delivery: &WebhookDeliveryRecord,
+    ) -> StorageResult<bool>;
 
     /// Adds the schedule unless the connection has one for that sync and variant.
     async fn ensure_sync_schedule(&mut self, schedule: &SyncScheduleRecord) -> StorageResult<()>;

@@ -27,6 +27,7 @@ use crate::storage::{
     RecordCounts, RecordInput, RecordQuery, RecordRow, Store, SyncScheduleRecord,
 };
 use crate::time::ts;
+use crate::webhooks::{Trigger, Webhooks};
 
 /// The longest a run may take (Nango's limit).
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -91,11 +92,16 @@ pub struct RecordsRequest {
 pub struct Syncs {
     store: Store,
     client: ProviderClient,
+    webhooks: Webhooks,
 }
 
 impl Syncs {
-    pub(crate) fn new(store: Store, client: ProviderClient) -> Syncs {
-        Syncs { store, client }
+    pub(crate) fn new(store: Store, client: ProviderClient, webhooks: Webhooks) -> Syncs {
+        Syncs {
+            store,
+            client,
+            webhooks,
+        }
     }
 
     /// Gives every connection whose provider has syncs a schedule for each: the first unit
@@ -156,7 +162,7 @@ impl Syncs {
                 schedule.sync_name
             );
             return self
-                .finish(&schedule, started, None, None, Err(message))
+                .finish(&schedule, started, None, None, None, Err(message))
                 .await;
         };
         let Some(connection) = self
@@ -179,6 +185,7 @@ impl Syncs {
                         &schedule,
                         started,
                         Some(&spec),
+                        Some(&connection),
                         None,
                         Err(e.message().to_string()),
                     )
@@ -218,7 +225,14 @@ impl Syncs {
         };
         transport.finish(ended.is_ok(), message);
         let outcome = self
-            .finish(&schedule, started, Some(&spec), Some(&sink), ended.clone())
+            .finish(
+                &schedule,
+                started,
+                Some(&spec),
+                Some(&connection),
+                Some(&sink),
+                ended.clone(),
+            )
             .await;
         if let Err(e) = &ended {
             tracing::warn!(sync = spec.name, connection = %connection_id, error = %e, "a sync run failed");
@@ -226,13 +240,15 @@ impl Syncs {
         outcome
     }
 
-    /// Writes how a run ended: on success the deletions of a full sync, the next run and
-    /// the results, in one transaction; on failure the error, keeping the checkpoint.
+    /// Writes how a run ended: on success the deletions of a full sync, the next run, the
+    /// results and the webhooks that report them, in one unit of work; on failure the error
+    /// (keeping the checkpoint) and its webhook.
     async fn finish(
         &self,
         schedule: &SyncScheduleRecord,
         started: DateTime<Utc>,
         spec: Option<&SyncSpec>,
+        connection: Option<&crate::storage::ConnectionRecord>,
         sink: Option<&RunSink>,
         ended: Result<(), String>,
     ) -> EngineResult<()> {
@@ -292,9 +308,94 @@ impl Syncs {
             },
         };
         let written = tx.finish_sync_run(schedule.runs, &update).await?;
+        if written && let (Some(spec), Some(connection)) = (spec, connection) {
+            self.enqueue_webhooks(&mut tx, schedule, started, spec, connection, &update)
+                .await?;
+        }
         tx.commit().await?;
         if !written {
             tracing::warn!(schedule = %schedule.id, run = schedule.runs, "a sync run ended after its lease; a later run's state stands");
+        }
+        Ok(())
+    }
+
+    /// The sync webhooks of a finished run: one per model on success (when something
+    /// changed, or always if the settings say so), one on failure.
+    async fn enqueue_webhooks(
+        &self,
+        tx: &mut Box<dyn crate::storage::StorageTx>,
+        schedule: &SyncScheduleRecord,
+        started: DateTime<Utc>,
+        spec: &SyncSpec,
+        connection: &crate::storage::ConnectionRecord,
+        update: &SyncScheduleRecord,
+    ) -> EngineResult<()> {
+        let base = json!({
+            "from": "nango",
+            "type": "sync",
+            "connectionId": schedule.connection_id,
+            "providerConfigKey": schedule.integration_key,
+            "syncName": schedule.sync_name,
+            "syncVariant": schedule.variant,
+            "syncType": if schedule.full_run { "INITIAL" } else { "INCREMENTAL" },
+        });
+        let with = |extra: Value| {
+            let mut body = base.clone();
+            if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+                body.extend(extra);
+            }
+            body
+        };
+        let results: Value = update
+            .last_result
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or(Value::Null);
+        let mut bodies = Vec::new();
+        if update.last_status.as_deref() == Some("SUCCESS") {
+            for model in spec.models {
+                let counts = results
+                    .get(model.name)
+                    .cloned()
+                    .unwrap_or_else(|| json!({"added": 0, "updated": 0, "deleted": 0}));
+                let changed = ["added", "updated", "deleted"]
+                    .iter()
+                    .any(|k| counts[k].as_u64().unwrap_or(0) > 0);
+                bodies.push((
+                    Trigger::SyncSuccess { changed },
+                    with(json!({
+                        "model": model_key(model.name, &schedule.variant),
+                        "success": true,
+                        "modifiedAfter": ts(started),
+                        "queryTimeStamp": ts(started),
+                        "responseResults": counts,
+                    })),
+                ));
+            }
+        } else {
+            bodies.push((
+                Trigger::SyncError,
+                with(json!({
+                    "model": spec.models.first().map(|m| model_key(m.name, &schedule.variant)),
+                    "success": false,
+                    "error": {"type": "sync_error", "description": update.last_error},
+                    "startedAt": ts(started),
+                    "failedAt": update.finished_at,
+                })),
+            ));
+        }
+        for (trigger, body) in bodies {
+            self.webhooks
+                .enqueue(
+                    tx,
+                    &schedule.environment_id,
+                    connection.webhook_url_override.as_deref(),
+                    trigger,
+                    &schedule.integration_key,
+                    &schedule.connection_id,
+                    &body,
+                )
+                .await?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use ferry_engine::storage::{
     ConnectionFilter, ConnectionRecord, EnvironmentRecord, IntegrationRecord, NewConnection,
     OAuthSessionRecord, OperationFilter, OperationRecord, RecordCounts, RecordInput, RecordQuery,
     RecordRow, Storage, StorageError, StorageResult, StorageTx, SyncScheduleRecord,
+    WebhookDeliveryRecord,
 };
 use serde_json::Value;
 
@@ -131,6 +132,21 @@ impl Storage for Store {
     }
     async fn records(&self, query: &RecordQuery) -> StorageResult<Vec<RecordRow>> {
         Ok(Store::records(self, query).await?)
+    }
+    async fn webhook_deliveries(
+        &self,
+        environment_id: &str,
+        status: Option<&str>,
+        limit: i64,
+    ) -> StorageResult<Vec<WebhookDeliveryRecord>> {
+        Ok(Store::webhook_deliveries(self, environment_id, status, limit).await?)
+    }
+    async fn webhook_delivery(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> StorageResult<Option<WebhookDeliveryRecord>> {
+        Ok(Store::webhook_delivery(self, environment_id, id).await?)
     }
     async fn connections_without_schedules(
         &self,
@@ -310,6 +326,39 @@ impl StorageTx for Tx {
     }
     async fn prune_async_actions(&mut self, cutoff: &str) -> StorageResult<u64> {
         Ok(Tx::prune_async_actions(self, cutoff).await?)
+    }
+    async fn webhook_settings_for_update(
+        &mut self,
+        environment_id: &str,
+    ) -> StorageResult<Option<Option<String>>> {
+        Ok(Tx::webhook_settings_for_update(self, environment_id).await?)
+    }
+    async fn set_webhook_settings(
+        &mut self,
+        environment_id: &str,
+        settings: &str,
+    ) -> StorageResult<()> {
+        Ok(Tx::set_webhook_settings(self, environment_id, settings).await?)
+    }
+    async fn insert_webhook_delivery(
+        &mut self,
+        delivery: &WebhookDeliveryRecord,
+    ) -> StorageResult<()> {
+        Ok(Tx::insert_webhook_delivery(self, delivery).await?)
+    }
+    async fn claim_webhook_delivery(
+        &mut self,
+        now: &str,
+        lease_until: &str,
+    ) -> StorageResult<Option<WebhookDeliveryRecord>> {
+        Ok(Tx::claim_webhook_delivery(self, now, lease_until).await?)
+    }
+    async fn finish_webhook_delivery(
+        &mut self,
+        attempt: i64,
+        delivery: &WebhookDeliveryRecord,
+    ) -> StorageResult<bool> {
+        Ok(Tx::finish_webhook_delivery(self, attempt, delivery).await?)
     }
     async fn ensure_sync_schedule(&mut self, schedule: &SyncScheduleRecord) -> StorageResult<()> {
         Ok(Tx::ensure_sync_schedule(self, schedule).await?)

@@ -10,7 +10,7 @@ use ferry_engine::time::now;
 
 use crate::{Store, StoreResult, Tx};
 
-const COLUMNS: &str = "e.id, e.number, e.name, e.is_production, e.webhook_url, e.webhook_signing_key_enc, e.variables_enc, e.created_at";
+const COLUMNS: &str = "e.id, e.number, e.name, e.is_production, e.webhook_url, e.webhook_signing_key_enc, e.variables_enc, e.webhook_settings, e.created_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<EnvironmentRecord> {
     Ok(EnvironmentRecord {
@@ -21,6 +21,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<EnvironmentRecord> {
         webhook_url: row.try_get("webhook_url")?,
         webhook_signing_key_enc: row.try_get("webhook_signing_key_enc")?,
         variables_enc: row.try_get("variables_enc")?,
+        webhook_settings: row.try_get("webhook_settings")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -129,6 +130,7 @@ impl Tx {
             webhook_url: None,
             webhook_signing_key_enc: None,
             variables_enc: None,
+            webhook_settings: None,
             created_at: now(),
         };
         let sql = self.sql("INSERT INTO environments (id, number, name, is_production, secret_key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)");
@@ -269,6 +271,35 @@ impl Tx {
         let sql = self.sql("UPDATE environments SET variables_enc = ? WHERE id = ?");
         sqlx::query(sql)
             .bind(sealed)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The environment's webhook settings text, locked until the unit of work ends;
+    /// `Ok(None)` when there is no such environment, `Some(None)` when none are set.
+    pub async fn webhook_settings_for_update(
+        &mut self,
+        id: &str,
+    ) -> StoreResult<Option<Option<String>>> {
+        let sql = format!(
+            "SELECT webhook_settings FROM environments WHERE id = ?{}",
+            self.for_update()
+        );
+        let row = sqlx::query(self.sql(&sql))
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+        row.map(|r| r.try_get("webhook_settings"))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    pub async fn set_webhook_settings(&mut self, id: &str, settings: &str) -> StoreResult<()> {
+        let sql = self.sql("UPDATE environments SET webhook_settings = ? WHERE id = ?");
+        sqlx::query(sql)
+            .bind(settings)
             .bind(id)
             .execute(self.conn())
             .await?;

@@ -18,6 +18,7 @@ pub mod integrations;
 pub mod operations;
 pub mod sessions;
 pub mod syncs;
+pub mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -265,6 +265,28 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
             }
         })
     }));
+    // Webhooks to the app: each worker sends the delivery due first.
+    loops.extend((0..WEBHOOK_WORKERS).map(|_| {
+        let engine = engine.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let sent = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    sent = engine.webhooks().deliver_next() => sent,
+                };
+                match sent {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = %e.chain(), "sending a webhook failed; trying again in a second"),
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                }
+            }
+        })
+    }));
     let housekeeping = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(600));
         loop {
@@ -290,6 +312,9 @@ const ASYNC_ACTION_WORKERS: usize = 4;
 
 /// Sync runs one process works on at once; each connection's pacer still bounds its calls.
 const SYNC_WORKERS: usize = 2;
+
+/// Webhook deliveries one process sends at once.
+const WEBHOOK_WORKERS: usize = 2;
 
 /// Re-seals every stored secret under a new key in one unit of work.
 pub async fn rotate_key(config: Option<&Path>, new_key: Option<String>) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ mod logs;
 mod providers;
 mod proxy;
 mod syncs;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -127,6 +128,12 @@ pub fn router() -> Router<Engine> {
             "/sync/{name}/variant/{variant}",
             post(syncs::add_variant).delete(syncs::remove_variant),
         )
+        .route(
+            "/environment/webhook-settings",
+            get(webhooks::get_settings).patch(webhooks::patch_settings),
+        )
+        .route("/webhooks/deliveries", get(webhooks::list_deliveries))
+        .route("/webhooks/deliveries/{id}", get(webhooks::get_delivery))
         .route("/records", get(syncs::records))
         // @nangohq/node asks for `/records/?…`.
         .route("/records/", get(syncs::records))
