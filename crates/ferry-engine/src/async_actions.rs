@@ -18,7 +18,7 @@ use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
 use crate::settings::Settings;
 use crate::storage::{AsyncActionRecord, Store};
 use crate::time::ts;
-use crate::webhooks::{Trigger, Webhooks};
+use crate::webhooks::{Event, Trigger, Webhooks};
 
 /// The longest a run may take; Nango's limit for an action is the same.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -201,17 +201,15 @@ impl AsyncActions {
                 "providerConfigKey": run.integration_key,
                 "payload": {"id": run.id, "statusUrl": format!("/action/{}", run.id)},
             });
-            self.webhooks
-                .enqueue(
-                    &mut tx,
-                    &run.environment_id,
-                    override_url.as_deref(),
-                    Trigger::AsyncAction,
-                    &run.integration_key,
-                    &run.connection_id,
-                    &body,
-                )
-                .await?;
+            let event = Event {
+                environment: &run.environment_id,
+                integration_key: &run.integration_key,
+                connection_id: &run.connection_id,
+                connection_override: override_url.as_deref(),
+                trigger: Trigger::AsyncAction,
+                body: &body,
+            };
+            self.webhooks.enqueue(&mut tx, event).await?;
         }
         tx.commit().await?;
         if !written {

@@ -27,7 +27,7 @@ use crate::storage::{
     RecordCounts, RecordInput, RecordQuery, RecordRow, Store, SyncScheduleRecord,
 };
 use crate::time::ts;
-use crate::webhooks::{Trigger, Webhooks};
+use crate::webhooks::{Event, Trigger, Webhooks};
 
 /// The longest a run may take (Nango's limit).
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -385,17 +385,15 @@ impl Syncs {
             ));
         }
         for (trigger, body) in bodies {
-            self.webhooks
-                .enqueue(
-                    tx,
-                    &schedule.environment_id,
-                    connection.webhook_url_override.as_deref(),
-                    trigger,
-                    &schedule.integration_key,
-                    &schedule.connection_id,
-                    &body,
-                )
-                .await?;
+            let event = Event {
+                environment: &schedule.environment_id,
+                integration_key: &schedule.integration_key,
+                connection_id: &schedule.connection_id,
+                connection_override: connection.webhook_url_override.as_deref(),
+                trigger,
+                body: &body,
+            };
+            self.webhooks.enqueue(tx, event).await?;
         }
         Ok(())
     }

@@ -123,6 +123,17 @@ impl Trigger {
     }
 }
 
+/// Something to tell the app about, on one connection.
+pub(crate) struct Event<'a> {
+    pub environment: &'a str,
+    pub integration_key: &'a str,
+    pub connection_id: &'a str,
+    /// The connection's own URL, which replaces the environment's.
+    pub connection_override: Option<&'a str>,
+    pub trigger: Trigger,
+    pub body: &'a Value,
+}
+
 /// A delivery as the API shows it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -210,13 +221,16 @@ impl Webhooks {
     pub(crate) async fn enqueue(
         &self,
         tx: &mut Box<dyn StorageTx>,
-        environment: &str,
-        connection_override: Option<&str>,
-        trigger: Trigger,
-        integration_key: &str,
-        connection_id: &str,
-        body: &Value,
+        event: Event<'_>,
     ) -> EngineResult<usize> {
+        let Event {
+            environment,
+            integration_key,
+            connection_id,
+            connection_override,
+            trigger,
+            body,
+        } = event;
         let record = self.environment(environment).await?;
         let settings = settings_of(record.webhook_settings.as_deref())?;
         if !trigger.wanted(&settings) {

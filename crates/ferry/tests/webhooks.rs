@@ -29,15 +29,18 @@ struct Received {
     body: Bytes,
 }
 
+/// An answer the app gives: its status and `Retry-After`.
+type Answer = (u16, Option<&'static str>);
+
 /// A small app that keeps what it receives and answers from `script` first (then 200).
 #[derive(Clone, Default)]
 struct App {
     received: Arc<Mutex<Vec<Received>>>,
-    script: Arc<Mutex<Vec<(u16, Option<&'static str>)>>>,
+    script: Arc<Mutex<Vec<Answer>>>,
 }
 
 impl App {
-    async fn start(script: Vec<(u16, Option<&'static str>)>) -> (App, String) {
+    async fn start(script: Vec<Answer>) -> (App, String) {
         let app = App {
             script: Arc::new(Mutex::new(script)),
             ..App::default()
