@@ -176,24 +176,26 @@ impl AsyncActions {
             run_after: ts(Utc::now()),
             ..run.clone()
         });
-        // The `async_action` webhook goes out with the run's end, in the same unit of work.
-        let override_url = if matches!(update.status.as_str(), "success" | "failed") {
-            Some(
-                self.store
-                    .connection(
-                        &run.environment_id,
-                        &run.integration_key,
-                        &run.connection_id,
-                    )
-                    .await?
-                    .and_then(|c| c.webhook_url_override),
-            )
+        // The `async_action` webhook goes out with the run's end, in the same unit of work;
+        // what it needs is read first.
+        let webhook = if matches!(update.status.as_str(), "success" | "failed") {
+            let override_url = self
+                .store
+                .connection(
+                    &run.environment_id,
+                    &run.integration_key,
+                    &run.connection_id,
+                )
+                .await?
+                .and_then(|c| c.webhook_url_override);
+            let settings = self.webhooks.settings_for(&run.environment_id).await?;
+            Some((override_url, settings))
         } else {
             None
         };
         let mut tx = self.store.begin().await?;
         let written = tx.finish_async_action(&run.id, attempt, &update).await?;
-        if written && let Some(override_url) = override_url {
+        if written && let Some((override_url, settings)) = webhook {
             let body = json!({
                 "from": "nango",
                 "type": "async_action",
@@ -209,7 +211,7 @@ impl AsyncActions {
                 trigger: Trigger::AsyncAction,
                 body: &body,
             };
-            self.webhooks.enqueue(&mut tx, event).await?;
+            Webhooks::enqueue(&mut tx, &settings, event).await?;
         }
         tx.commit().await?;
         if !written {

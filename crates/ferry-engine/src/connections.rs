@@ -24,6 +24,7 @@ use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
 use crate::integrations::{Integration, Integrations};
 use crate::logs::{Logs, OperationKind, OperationStatus};
 use crate::tokens::{self, TOKEN_REQUEST_TIMEOUT, Tokens};
+use crate::webhooks::{Event, Trigger, Webhooks};
 
 /// The person a connection belongs to, as the app describes them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +185,7 @@ pub struct Connections {
     integrations: Integrations,
     tokens: Tokens,
     logs: Logs,
+    webhooks: Webhooks,
     /// Connections with their opened credentials, for hot paths.
     targets: Arc<HotCache<CallTarget>>,
     /// Refreshes in progress in this process, one lock per connection row; a lock goes when
@@ -257,6 +259,7 @@ impl Connections {
         integrations: Integrations,
         tokens: Tokens,
         logs: Logs,
+        webhooks: Webhooks,
     ) -> Connections {
         Connections {
             store,
@@ -264,6 +267,7 @@ impl Connections {
             integrations,
             tokens,
             logs,
+            webhooks,
             targets: Arc::new(HotCache::new(HOT_ENTRIES)),
             refresh_locks: Arc::default(),
         }
@@ -301,11 +305,105 @@ impl Connections {
         Ok((connection, input.credentials))
     }
 
+    /// Writes a connection, and the `auth` webhook that reports it in the same unit of work
+    /// (`creation`, or `override` when it replaces one with the same id).
     pub(crate) async fn write_connection(&self, row: &NewConnection) -> EngineResult<String> {
+        let settings = self.webhooks.settings_for(&row.environment_id).await?;
+        let environment = self
+            .store
+            .environment(&row.environment_id)
+            .await?
+            .map(|e| e.name)
+            .unwrap_or_default();
+        let integration = self.integrations.by_row_id(&row.integration_id).await?;
+        let (key, provider) = integration
+            .as_ref()
+            .map(|i| (i.unique_key.as_str().to_string(), i.provider.name))
+            .unwrap_or_default();
+        let existed = self
+            .store
+            .connection(&row.environment_id, &key, &row.connection_id)
+            .await?
+            .is_some();
+        let end_user = row
+            .end_user
+            .as_ref()
+            .and_then(|e| serde_json::from_value::<EndUser>(e.value.clone()).ok());
+        let body = json!({
+            "from": "nango",
+            "type": "auth",
+            "connectionId": row.connection_id,
+            "authMode": "OAUTH2",
+            "providerConfigKey": key,
+            "provider": provider,
+            "environment": environment,
+            "operation": if existed { "override" } else { "creation" },
+            "success": true,
+            "tags": row.tags,
+            "endUser": end_user.map(|u| json!({
+                "endUserId": u.id,
+                "organizationId": u.organization.map(|o| o.id),
+                "endUserEmail": u.email,
+                "tags": u.tags,
+            })),
+        });
         let mut tx = self.store.begin().await?;
         let id = tx.upsert_connection(row).await?;
+        let event = Event {
+            environment: &row.environment_id,
+            integration_key: &key,
+            connection_id: &row.connection_id,
+            connection_override: row.webhook_url_override.as_deref(),
+            trigger: Trigger::AuthCreation,
+            body: &body,
+        };
+        Webhooks::enqueue(&mut tx, &settings, event).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// The `auth` webhook of a refresh that failed (`on_auth_refresh_error`).
+    async fn report_refresh_failure(&self, connection: &Connection, error: &EngineError) {
+        let reported = async {
+            let settings = self
+                .webhooks
+                .settings_for(connection.environment_id.as_str())
+                .await?;
+            let environment = self
+                .store
+                .environment(connection.environment_id.as_str())
+                .await?
+                .map(|e| e.name)
+                .unwrap_or_default();
+            let body = json!({
+                "from": "nango",
+                "type": "auth",
+                "connectionId": connection.connection_id.as_str(),
+                "authMode": "OAUTH2",
+                "providerConfigKey": connection.provider_config_key.as_str(),
+                "provider": connection.provider,
+                "environment": environment,
+                "operation": "refresh",
+                "success": false,
+                "error": {"type": error.code().as_str(), "description": error.message()},
+                "tags": connection.tags,
+            });
+            let mut tx = self.store.begin().await?;
+            let event = Event {
+                environment: connection.environment_id.as_str(),
+                integration_key: connection.provider_config_key.as_str(),
+                connection_id: connection.connection_id.as_str(),
+                connection_override: connection.webhook_url_override.as_deref(),
+                trigger: Trigger::AuthRefreshError,
+                body: &body,
+            };
+            Webhooks::enqueue(&mut tx, &settings, event).await?;
+            tx.commit().await?;
+            EngineResult::Ok(())
+        };
+        if let Err(e) = reported.await {
+            tracing::error!(error = %e.chain(), "queueing the webhook of a failed refresh failed");
+        }
     }
 
     pub async fn list(
@@ -684,6 +782,12 @@ impl Connections {
                         Some(e.message().to_string()),
                     )
                     .await;
+                if matches!(
+                    e.code(),
+                    ErrorCode::TokenRequestFailed | ErrorCode::ConnectionRefreshFailed
+                ) {
+                    self.report_refresh_failure(&fresh, &e).await;
+                }
                 Err(e)
             }
         }

@@ -190,6 +190,11 @@ impl Environments {
                 )
             })?,
         };
+        // Webhooks to the app are signed with it; environments made by the API get one at once.
+        if dev.webhook_signing_key_enc.is_none() {
+            tx.set_webhook_signing_key(&dev.id, &self.cipher.seal(&generate_secret()))
+                .await?;
+        }
         match &self.settings.secret_key {
             Some(key) => {
                 tx.set_named_api_key(

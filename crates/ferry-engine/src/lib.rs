@@ -126,12 +126,14 @@ impl Engine {
             integrations: integrations.clone(),
             settings: settings.clone(),
         };
+        let webhooks = Webhooks::new(store.clone(), cipher.clone())?;
         let connections = Connections::new(
             store.clone(),
             cipher.clone(),
             integrations.clone(),
             tokens.clone(),
             logs.clone(),
+            webhooks.clone(),
         );
         let connect = Connect {
             store: store.clone(),
@@ -156,7 +158,6 @@ impl Engine {
             cipher.clone(),
             &settings.public_url,
         );
-        let webhooks = Webhooks::new(store.clone(), cipher.clone())?;
         let async_actions = AsyncActions::new(
             store.clone(),
             actions.clone(),

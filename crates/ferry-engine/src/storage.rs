@@ -673,6 +673,16 @@ pub trait StorageTx: Send {
         before_run: i64,
         now: &str,
     ) -> StorageResult<u64>;
+    /// Empties the data of up to `limit` live records of `model` at or before `until`
+    /// (`updated_at`, id), keeping their metadata; returns how many, and whether more are left.
+    async fn prune_records(
+        &mut self,
+        connection_row: &str,
+        model: &str,
+        until: (&str, &str),
+        now: &str,
+        limit: i64,
+    ) -> StorageResult<(u64, bool)>;
     /// Deletes the records of `model` outright (`emptyCache`).
     async fn empty_records(&mut self, connection_row: &str, model: &str) -> StorageResult<u64>;
     /// Writes how run `run` ended; false when the run had lost its lease.

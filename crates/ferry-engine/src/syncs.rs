@@ -258,6 +258,7 @@ impl Syncs {
             .transpose()?
             .unwrap_or(Duration::from_secs(24 * 60 * 60));
         let every = chrono::Duration::from_std(frequency).expect("frequencies are at most 31 days");
+        let webhook_settings = self.webhooks.settings_for(&schedule.environment_id).await?;
         let mut tx = self.store.begin().await?;
         let update = match ended {
             Ok(()) => {
@@ -309,91 +310,18 @@ impl Syncs {
         };
         let written = tx.finish_sync_run(schedule.runs, &update).await?;
         if written && let (Some(spec), Some(connection)) = (spec, connection) {
-            self.enqueue_webhooks(&mut tx, schedule, started, spec, connection, &update)
-                .await?;
+            let run = FinishedRun {
+                schedule,
+                started,
+                spec,
+                connection,
+                update: &update,
+            };
+            enqueue_webhooks(&mut tx, &webhook_settings, run).await?;
         }
         tx.commit().await?;
         if !written {
             tracing::warn!(schedule = %schedule.id, run = schedule.runs, "a sync run ended after its lease; a later run's state stands");
-        }
-        Ok(())
-    }
-
-    /// The sync webhooks of a finished run: one per model on success (when something
-    /// changed, or always if the settings say so), one on failure.
-    async fn enqueue_webhooks(
-        &self,
-        tx: &mut Box<dyn crate::storage::StorageTx>,
-        schedule: &SyncScheduleRecord,
-        started: DateTime<Utc>,
-        spec: &SyncSpec,
-        connection: &crate::storage::ConnectionRecord,
-        update: &SyncScheduleRecord,
-    ) -> EngineResult<()> {
-        let base = json!({
-            "from": "nango",
-            "type": "sync",
-            "connectionId": schedule.connection_id,
-            "providerConfigKey": schedule.integration_key,
-            "syncName": schedule.sync_name,
-            "syncVariant": schedule.variant,
-            "syncType": if schedule.full_run { "INITIAL" } else { "INCREMENTAL" },
-        });
-        let with = |extra: Value| {
-            let mut body = base.clone();
-            if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
-                body.extend(extra);
-            }
-            body
-        };
-        let results: Value = update
-            .last_result
-            .as_deref()
-            .and_then(|r| serde_json::from_str(r).ok())
-            .unwrap_or(Value::Null);
-        let mut bodies = Vec::new();
-        if update.last_status.as_deref() == Some("SUCCESS") {
-            for model in spec.models {
-                let counts = results
-                    .get(model.name)
-                    .cloned()
-                    .unwrap_or_else(|| json!({"added": 0, "updated": 0, "deleted": 0}));
-                let changed = ["added", "updated", "deleted"]
-                    .iter()
-                    .any(|k| counts[k].as_u64().unwrap_or(0) > 0);
-                bodies.push((
-                    Trigger::SyncSuccess { changed },
-                    with(json!({
-                        "model": model_key(model.name, &schedule.variant),
-                        "success": true,
-                        "modifiedAfter": ts(started),
-                        "queryTimeStamp": ts(started),
-                        "responseResults": counts,
-                    })),
-                ));
-            }
-        } else {
-            bodies.push((
-                Trigger::SyncError,
-                with(json!({
-                    "model": spec.models.first().map(|m| model_key(m.name, &schedule.variant)),
-                    "success": false,
-                    "error": {"type": "sync_error", "description": update.last_error},
-                    "startedAt": ts(started),
-                    "failedAt": update.finished_at,
-                })),
-            ));
-        }
-        for (trigger, body) in bodies {
-            let event = Event {
-                environment: &schedule.environment_id,
-                integration_key: &schedule.integration_key,
-                connection_id: &schedule.connection_id,
-                connection_override: connection.webhook_url_override.as_deref(),
-                trigger,
-                body: &body,
-            };
-            self.webhooks.enqueue(tx, event).await?;
         }
         Ok(())
     }
@@ -523,12 +451,16 @@ impl Syncs {
         empty_cache: bool,
     ) -> EngineResult<()> {
         let targets = self.targets(environment, key, connection, syncs).await?;
+        let mut specs = HashMap::new();
+        for schedule in &targets {
+            if let Some((spec, _)) = self.spec_of(environment, key, &schedule.sync_name).await? {
+                specs.insert(schedule.sync_name.clone(), spec);
+            }
+        }
         let now = ts(Utc::now());
         let mut tx = self.store.begin().await?;
         for schedule in targets {
-            if empty_cache
-                && let Some((spec, _)) = self.spec_of(environment, key, &schedule.sync_name).await?
-            {
+            if empty_cache && let Some(spec) = specs.get(&schedule.sync_name) {
                 for model in spec.models {
                     tx.empty_records(
                         &schedule.connection_row,
@@ -790,6 +722,46 @@ impl Syncs {
         Ok(out)
     }
 
+    /// `PATCH /records/prune`: empties the data of a connection's records of one model up to
+    /// a cursor (`GET /records` gave it), keeping their metadata. Returns how many, and
+    /// whether more are left before the cursor.
+    pub async fn prune_records(
+        &self,
+        environment: &EnvironmentId,
+        key: &IntegrationKey,
+        connection: &ConnectionId,
+        request: &PruneRequest,
+    ) -> EngineResult<(u64, bool)> {
+        let Some(found) = self
+            .store
+            .connection(environment.as_str(), key.as_str(), connection.as_str())
+            .await?
+        else {
+            return Err(EngineError::new(
+                ErrorCode::UnknownConnection,
+                format!("no connection `{connection}` for `{key}`"),
+            ));
+        };
+        let (at, id) = decode_cursor(&request.until_cursor)
+            .map_err(|e| EngineError::new(ErrorCode::InvalidBody, format!("until_cursor: {e}")))?;
+        let model = model_key(
+            &request.model,
+            request.variant.as_deref().unwrap_or(BASE_VARIANT),
+        );
+        let mut tx = self.store.begin().await?;
+        let pruned = tx
+            .prune_records(
+                &found.id,
+                &model,
+                (&at, &id),
+                &record_ts(Utc::now()),
+                request.limit,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
     /// `GET /records`: a connection's records of one model, oldest change first.
     pub async fn records(
         &self,
@@ -842,6 +814,107 @@ impl Syncs {
             next_cursor,
         })
     }
+}
+
+/// A run that ended, as its webhooks need it.
+struct FinishedRun<'a> {
+    schedule: &'a SyncScheduleRecord,
+    started: DateTime<Utc>,
+    spec: &'a SyncSpec,
+    connection: &'a crate::storage::ConnectionRecord,
+    /// The schedule as the run left it.
+    update: &'a SyncScheduleRecord,
+}
+
+/// The sync webhooks of a finished run: one per model on success (when something changed,
+/// or always if the settings say so), one on failure.
+async fn enqueue_webhooks(
+    tx: &mut Box<dyn crate::storage::StorageTx>,
+    settings: &crate::webhooks::WebhookSettings,
+    run: FinishedRun<'_>,
+) -> EngineResult<()> {
+    let FinishedRun {
+        schedule,
+        started,
+        spec,
+        connection,
+        update,
+    } = run;
+    let base = json!({
+        "from": "nango",
+        "type": "sync",
+        "connectionId": schedule.connection_id,
+        "providerConfigKey": schedule.integration_key,
+        "syncName": schedule.sync_name,
+        "syncVariant": schedule.variant,
+        "syncType": if schedule.full_run { "INITIAL" } else { "INCREMENTAL" },
+    });
+    let with = |extra: Value| {
+        let mut body = base.clone();
+        if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+            body.extend(extra);
+        }
+        body
+    };
+    let results: Value = update
+        .last_result
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or(Value::Null);
+    let mut bodies = Vec::new();
+    if update.last_status.as_deref() == Some("SUCCESS") {
+        for model in spec.models {
+            let counts = results
+                .get(model.name)
+                .cloned()
+                .unwrap_or_else(|| json!({"added": 0, "updated": 0, "deleted": 0}));
+            let changed = ["added", "updated", "deleted"]
+                .iter()
+                .any(|k| counts[k].as_u64().unwrap_or(0) > 0);
+            bodies.push((
+                Trigger::SyncSuccess { changed },
+                with(json!({
+                    "model": model_key(model.name, &schedule.variant),
+                    "success": true,
+                    "modifiedAfter": ts(started),
+                    "queryTimeStamp": ts(started),
+                    "responseResults": counts,
+                })),
+            ));
+        }
+    } else {
+        bodies.push((
+            Trigger::SyncError,
+            with(json!({
+                "model": spec.models.first().map(|m| model_key(m.name, &schedule.variant)),
+                "success": false,
+                "error": {"type": "sync_error", "description": update.last_error},
+                "startedAt": ts(started),
+                "failedAt": update.finished_at,
+            })),
+        ));
+    }
+    for (trigger, body) in bodies {
+        let event = Event {
+            environment: &schedule.environment_id,
+            integration_key: &schedule.integration_key,
+            connection_id: &schedule.connection_id,
+            connection_override: connection.webhook_url_override.as_deref(),
+            trigger,
+            body: &body,
+        };
+        Webhooks::enqueue(tx, settings, event).await?;
+    }
+    Ok(())
+}
+
+/// What `PATCH /records/prune` asks.
+#[derive(Debug, Clone)]
+pub struct PruneRequest {
+    pub model: String,
+    pub variant: Option<String>,
+    pub until_cursor: String,
+    pub limit: i64,
 }
 
 /// A new schedule: due now, full, paused unless the sync starts by itself.
@@ -945,10 +1018,14 @@ fn decode_cursor(cursor: &str) -> Result<(String, String), String> {
     Ok((at.to_string(), id.to_string()))
 }
 
-/// A stored record as `GET /records` shows it.
+/// A stored record as `GET /records` shows it; a pruned one is its id and metadata.
 fn record_json(row: RecordRow) -> EngineResult<Value> {
-    let mut record: Value = serde_json::from_str(&row.data)
-        .map_err(|e| EngineError::internal("reading a stored record", e))?;
+    let mut record: Value = if row.data.is_empty() {
+        json!({"id": row.external_id})
+    } else {
+        serde_json::from_str(&row.data)
+            .map_err(|e| EngineError::internal("reading a stored record", e))?
+    };
     let cursor = encode_cursor(&row.updated_at, &row.external_id);
     if let Value::Object(map) = &mut record {
         map.insert(

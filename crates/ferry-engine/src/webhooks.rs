@@ -104,6 +104,8 @@ pub(crate) enum Trigger {
     SyncSuccess { changed: bool },
     SyncError,
     AsyncAction,
+    AuthCreation,
+    AuthRefreshError,
 }
 
 impl Trigger {
@@ -112,6 +114,8 @@ impl Trigger {
             Trigger::SyncSuccess { changed } => changed || s.on_sync_completion_always,
             Trigger::SyncError => s.on_sync_error,
             Trigger::AsyncAction => s.on_async_action_completion,
+            Trigger::AuthCreation => s.on_auth_creation,
+            Trigger::AuthRefreshError => s.on_auth_refresh_error,
         }
     }
 
@@ -119,6 +123,7 @@ impl Trigger {
         match self {
             Trigger::SyncSuccess { .. } | Trigger::SyncError => "sync",
             Trigger::AsyncAction => "async_action",
+            Trigger::AuthCreation | Trigger::AuthRefreshError => "auth",
         }
     }
 }
@@ -216,11 +221,18 @@ impl Webhooks {
         Ok(settings)
     }
 
+    /// The environment's settings, read before a unit of work that may add deliveries (a
+    /// unit of work reads nothing outside itself).
+    pub(crate) async fn settings_for(&self, environment: &str) -> EngineResult<WebhookSettings> {
+        let record = self.environment(environment).await?;
+        settings_of(record.webhook_settings.as_deref())
+    }
+
     /// Adds to `tx` the deliveries an event makes: to the connection's own URL when it has
-    /// one, else to the primary and secondary URLs; none when the settings turn it off.
+    /// one, else to the primary and secondary URLs; none when `settings` turn it off.
     pub(crate) async fn enqueue(
-        &self,
         tx: &mut Box<dyn StorageTx>,
+        settings: &WebhookSettings,
         event: Event<'_>,
     ) -> EngineResult<usize> {
         let Event {
@@ -231,9 +243,7 @@ impl Webhooks {
             trigger,
             body,
         } = event;
-        let record = self.environment(environment).await?;
-        let settings = settings_of(record.webhook_settings.as_deref())?;
-        if !trigger.wanted(&settings) {
+        if !trigger.wanted(settings) {
             return Ok(0);
         }
         let urls: Vec<&str> = match connection_override {

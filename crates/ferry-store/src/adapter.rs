@@ -402,6 +402,16 @@ impl StorageTx for Tx {
     ) -> StorageResult<u64> {
         Ok(Tx::delete_unseen_records(self, connection_row, model, before_run, now).await?)
     }
+    async fn prune_records(
+        &mut self,
+        connection_row: &str,
+        model: &str,
+        until: (&str, &str),
+        now: &str,
+        limit: i64,
+    ) -> StorageResult<(u64, bool)> {
+        Ok(Tx::prune_records(self, connection_row, model, until, now, limit).await?)
+    }
     async fn empty_records(&mut self, connection_row: &str, model: &str) -> StorageResult<u64> {
         Ok(Tx::empty_records(self, connection_row, model).await?)
     }

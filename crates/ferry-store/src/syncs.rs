@@ -382,6 +382,49 @@ impl Tx {
         Ok(done.rows_affected())
     }
 
+    pub async fn prune_records(
+        &mut self,
+        connection_row: &str,
+        model: &str,
+        until: (&str, &str),
+        now: &str,
+        limit: i64,
+    ) -> StoreResult<(u64, bool)> {
+        // The data goes; the hash with it, so the next run that sees the record stores it again.
+        const UNPRUNED_UNTIL: &str = "connection_row = ? AND model = ? AND pruned_at IS NULL \
+             AND (updated_at < ? OR (updated_at = ? AND external_id <= ?))";
+        let sql = self.sql(&format!(
+            "UPDATE records SET data = '', data_hash = '', pruned_at = ? WHERE connection_row = ? AND model = ? \
+             AND external_id IN (SELECT external_id FROM records WHERE {UNPRUNED_UNTIL} \
+             ORDER BY updated_at, external_id LIMIT ?)"
+        ));
+        let done = sqlx::query(sql)
+            .bind(now)
+            .bind(connection_row)
+            .bind(model)
+            .bind(connection_row)
+            .bind(model)
+            .bind(until.0)
+            .bind(until.0)
+            .bind(until.1)
+            .bind(limit)
+            .execute(self.conn())
+            .await?;
+        let sql = self.sql(&format!(
+            "SELECT external_id FROM records WHERE {UNPRUNED_UNTIL} LIMIT 1"
+        ));
+        let more = sqlx::query(sql)
+            .bind(connection_row)
+            .bind(model)
+            .bind(until.0)
+            .bind(until.0)
+            .bind(until.1)
+            .fetch_optional(self.conn())
+            .await?
+            .is_some();
+        Ok((done.rows_affected(), more))
+    }
+
     pub async fn empty_records(&mut self, connection_row: &str, model: &str) -> StoreResult<u64> {
         let sql = self.sql("DELETE FROM records WHERE connection_row = ? AND model = ?");
         let done = sqlx::query(sql)

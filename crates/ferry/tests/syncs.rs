@@ -490,6 +490,55 @@ async fn sync_control_and_bad_input(backend: Backend) {
         base["records"].as_array().unwrap().len()
     );
 
+    // Pruning empties the data of records up to a cursor, a limit at a time; the next run
+    // that sees them stores them again.
+    let (_, two) = get(&h, "/records?model=User&limit=2").await;
+    let until = two["records"][1]["_nango_metadata"]["cursor"].clone();
+    let prune = |limit: u32| {
+        let until = until.clone();
+        let h = &h;
+        async move {
+            let (status, _, text) = h
+                .request(
+                    Method::PATCH,
+                    "/records/prune",
+                    Some(KEY),
+                    &HEADERS,
+                    Some(json!({"model": "User", "until_cursor": until, "limit": limit})),
+                )
+                .await;
+            assert_eq!(status, 200, "{text}");
+            serde_json::from_str::<Value>(&text).unwrap()
+        }
+    };
+    assert_eq!(prune(1).await, json!({"count": 1, "has_more": true}));
+    assert_eq!(prune(5).await, json!({"count": 1, "has_more": false}));
+    let (_, pruned) = get(&h, "/records?model=User").await;
+    let pruned = pruned["records"].as_array().unwrap().clone();
+    for record in &pruned[..2] {
+        assert!(
+            record["_nango_metadata"]["pruned_at"].is_string(),
+            "{record}"
+        );
+        assert_eq!(
+            record.as_object().unwrap().len(),
+            2,
+            "only id and metadata: {record}"
+        );
+    }
+    assert!(pruned[2]["_nango_metadata"]["pruned_at"].is_null());
+    assert!(pruned[2]["firstName"].is_string());
+    trigger(&h, json!(["users"]), json!({})).await;
+    assert_eq!(run_due(&h.engine).await, 1);
+    let (_, restored) = get(&h, "/records?model=User&filter=updated").await;
+    let restored = restored["records"].as_array().unwrap();
+    assert_eq!(restored.len(), 2);
+    assert!(
+        restored
+            .iter()
+            .all(|r| r["firstName"].is_string() && r["_nango_metadata"]["pruned_at"].is_null())
+    );
+
     // Bad input, each named.
     for (path, code, names) in [
         ("/records", "invalid_query_params", "model"),
@@ -540,6 +589,38 @@ async fn sync_control_and_bad_input(backend: Backend) {
         assert!(
             body["error"]["message"].as_str().unwrap().contains(names),
             "{path}: {body}"
+        );
+    }
+    for (body, names) in [
+        (
+            json!({"model": "User", "until_cursor": "!!"}),
+            "until_cursor",
+        ),
+        (
+            json!({"model": "User", "until_cursor": until, "limit": 0}),
+            "limit",
+        ),
+        (json!({"model": "", "until_cursor": until}), "model"),
+        (json!({"until_cursor": until}), "model"),
+    ] {
+        let (status, _, text) = h
+            .request(
+                Method::PATCH,
+                "/records/prune",
+                Some(KEY),
+                &HEADERS,
+                Some(body.clone()),
+            )
+            .await;
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid_body")),
+            "{body}"
+        );
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(names),
+            "{answer}"
         );
     }
     let (status, _, text) = h

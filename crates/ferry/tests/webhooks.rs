@@ -18,6 +18,7 @@ use support::{Backend, Harness, KEY, at_once};
 
 backend_tests!(
     webhooks_report_syncs_and_async_actions,
+    auth_webhooks_report_connections,
     webhook_settings_refuse_bad_input
 );
 
@@ -374,6 +375,63 @@ async fn webhooks_report_syncs_and_async_actions(backend: Backend) {
     assert!(h.engine.async_actions().run_next().await.unwrap());
     let (_, pending) = api(&h, Method::GET, "/webhooks/deliveries?status=pending", None).await;
     assert_eq!(pending["data"], json!([]));
+}
+
+/// A connection made, made again, and a refresh that failed, each reported as Nango's `auth`.
+async fn auth_webhooks_report_connections(backend: Backend) {
+    let (app, base) = App::start(Vec::new()).await;
+    let h = setup(backend).await;
+    api(
+        &h,
+        Method::PATCH,
+        "/environment/webhook-settings",
+        Some(json!({"primary_url": format!("{base}/auth")})),
+    )
+    .await;
+    let import = json!({
+        "provider_config_key": "notion", "connection_id": "second",
+        "credentials": {"type": "OAUTH2", "access_token": "ntn_emulator_demo", "refresh_token": "not-a-refresh-token"},
+        "end_user": {"id": "u-9", "email": "nine@app.example", "organization": {"id": "org-1"}},
+        "tags": {"plan": "pro"},
+    });
+    for _ in 0..2 {
+        let (status, body) = api(&h, Method::POST, "/connections", Some(import.clone())).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = api(
+        &h,
+        Method::GET,
+        "/connections/second?provider_config_key=notion&force_refresh=true",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (502, Some("token_request_failed"))
+    );
+    deliver_all(&h).await;
+    let received = bodies(&app.received(), "auth");
+    let operations: Vec<&str> = received
+        .iter()
+        .map(|b| b["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(operations, ["creation", "override", "refresh"]);
+    let created = &received[0];
+    assert_eq!(created["type"], "auth");
+    assert_eq!(created["success"], true);
+    assert_eq!(created["connectionId"], "second");
+    assert_eq!(created["providerConfigKey"], "notion");
+    assert_eq!(created["provider"], "notion");
+    assert_eq!(created["authMode"], "OAUTH2");
+    assert_eq!(created["environment"], "dev");
+    assert_eq!(created["tags"]["plan"], "pro");
+    assert_eq!(
+        created["endUser"],
+        json!({"endUserId": "u-9", "organizationId": "org-1", "endUserEmail": "nine@app.example", "tags": {}})
+    );
+    let refresh = &received[2];
+    assert_eq!(refresh["success"], false);
+    assert_eq!(refresh["error"]["type"], "token_request_failed");
 }
 
 async fn webhook_settings_refuse_bad_input(backend: Backend) {

@@ -135,6 +135,7 @@ pub fn router() -> Router<Engine> {
         .route("/webhooks/deliveries", get(webhooks::list_deliveries))
         .route("/webhooks/deliveries/{id}", get(webhooks::get_delivery))
         .route("/records", get(syncs::records))
+        .route("/records/prune", axum::routing::patch(syncs::prune))
         // @nangohq/node asks for `/records/?…`.
         .route("/records/", get(syncs::records))
         .route("/logs", get(logs::list))

@@ -6,7 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use ferry_engine::ids::{ConnectionId, IntegrationKey};
-use ferry_engine::syncs::{BASE_VARIANT, MAX_RECORDS_PAGE, RecordsRequest, SyncRef, SyncStatus};
+use ferry_engine::syncs::{
+    BASE_VARIANT, MAX_RECORDS_PAGE, PruneRequest, RecordsRequest, SyncRef, SyncStatus,
+};
 use ferry_engine::{Engine, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -462,6 +464,55 @@ pub(super) async fn records(
     Ok(axum::Json(
         json!({"records": page.records, "next_cursor": page.next_cursor}),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PruneBody {
+    model: String,
+    variant: Option<String>,
+    until_cursor: String,
+    limit: Option<u32>,
+}
+
+/// `PATCH /records/prune` with `Connection-Id` and `Provider-Config-Key`: the data of the
+/// records up to `until_cursor` is emptied, their metadata kept; a later run stores them again.
+pub(super) async fn prune(
+    State(engine): State<Engine>,
+    Env(env): Env,
+    headers: HeaderMap,
+    Json(body): Json<PruneBody>,
+) -> ApiResult<axum::Json<Value>> {
+    let (key, connection) = connection_headers(&headers)?;
+    if body.model.is_empty() || body.model.len() > 255 {
+        return Err(invalid_body("model", "must be 1 to 255 characters"));
+    }
+    let variant = body
+        .variant
+        .as_deref()
+        .map(|v| checked_name("variant", v))
+        .transpose()?;
+    let limit = match body.limit {
+        None => MAX_RECORDS_PAGE,
+        Some(n) if (1..=MAX_RECORDS_PAGE as u32).contains(&n) => i64::from(n),
+        Some(_) => {
+            return Err(invalid_body(
+                "limit",
+                "must be a whole number from 1 to 10000",
+            ));
+        }
+    };
+    let request = PruneRequest {
+        model: body.model,
+        variant,
+        until_cursor: body.until_cursor,
+        limit,
+    };
+    let (count, has_more) = engine
+        .syncs()
+        .prune_records(&env.id, &key, &connection, &request)
+        .await?;
+    Ok(axum::Json(json!({"count": count, "has_more": has_more})))
 }
 
 #[cfg(test)]
