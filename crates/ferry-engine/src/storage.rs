@@ -277,6 +277,8 @@ pub struct SyncScheduleRecord {
     pub checkpoint: Option<String>,
     pub deletes_from: Option<i64>,
     pub last_sync_date: Option<String>,
+    /// When the last full run that ended well started.
+    pub last_full_at: Option<String>,
     /// `SUCCESS` or `ERROR`.
     pub last_status: Option<String>,
     /// JSON text: `{Model: {added, updated, deleted}}`.

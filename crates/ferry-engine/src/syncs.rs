@@ -162,7 +162,7 @@ impl Syncs {
                 schedule.sync_name
             );
             return self
-                .finish(&schedule, started, None, None, None, Err(message))
+                .finish(&schedule, started, RunContext::default(), Err(message))
                 .await;
         };
         let Some(connection) = self
@@ -173,6 +173,7 @@ impl Syncs {
             // Deleted while due: its schedule went with it.
             return Ok(());
         };
+        let full = run_is_full(&schedule, &spec, started);
         let transport = match self
             .client
             .transport(&environment, &key, &connection_id, OperationKind::Sync)
@@ -180,15 +181,14 @@ impl Syncs {
         {
             Ok(transport) => transport,
             Err(e) => {
+                let context = RunContext {
+                    spec: Some(&spec),
+                    connection: Some(&connection),
+                    sink: None,
+                    full,
+                };
                 return self
-                    .finish(
-                        &schedule,
-                        started,
-                        Some(&spec),
-                        Some(&connection),
-                        None,
-                        Err(e.message().to_string()),
-                    )
+                    .finish(&schedule, started, context, Err(e.message().to_string()))
                     .await;
             }
         };
@@ -202,7 +202,7 @@ impl Syncs {
             api_version: transport.api_version(),
             metadata: &connection.metadata,
             checkpoint,
-            last_sync_date: if schedule.full_run {
+            last_sync_date: if full {
                 None
             } else {
                 schedule.last_sync_date.as_deref()
@@ -224,15 +224,14 @@ impl Syncs {
             Err(e) => format!("{}: failed: {e} ({summary}){rejected}", spec.name),
         };
         transport.finish(ended.is_ok(), message);
+        let context = RunContext {
+            spec: Some(&spec),
+            connection: Some(&connection),
+            sink: Some(&sink),
+            full,
+        };
         let outcome = self
-            .finish(
-                &schedule,
-                started,
-                Some(&spec),
-                Some(&connection),
-                Some(&sink),
-                ended.clone(),
-            )
+            .finish(&schedule, started, context, ended.clone())
             .await;
         if let Err(e) = &ended {
             tracing::warn!(sync = spec.name, connection = %connection_id, error = %e, "a sync run failed");
@@ -247,11 +246,15 @@ impl Syncs {
         &self,
         schedule: &SyncScheduleRecord,
         started: DateTime<Utc>,
-        spec: Option<&SyncSpec>,
-        connection: Option<&crate::storage::ConnectionRecord>,
-        sink: Option<&RunSink>,
+        context: RunContext<'_>,
         ended: Result<(), String>,
     ) -> EngineResult<()> {
+        let RunContext {
+            spec,
+            connection,
+            sink,
+            full,
+        } = context;
         let now = Utc::now();
         let frequency = spec
             .map(|s| frequency_of(schedule, s))
@@ -263,7 +266,7 @@ impl Syncs {
         let update = match ended {
             Ok(()) => {
                 let mut results = sink.map(RunSink::results).unwrap_or_default();
-                if let Some(spec) = spec.filter(|s| s.track_deletes)
+                if let Some(spec) = spec.filter(|s| s.track_deletes && full)
                     && let Some(from) = schedule.deletes_from
                 {
                     for model in spec.models {
@@ -288,6 +291,11 @@ impl Syncs {
                     checkpoint: None,
                     deletes_from: None,
                     last_sync_date: Some(ts(started)),
+                    last_full_at: if full {
+                        Some(ts(started))
+                    } else {
+                        schedule.last_full_at.clone()
+                    },
                     last_status: Some("SUCCESS".into()),
                     last_result: Some(Value::Object(results).to_string()),
                     last_error: None,
@@ -696,7 +704,7 @@ impl Syncs {
                 name: schedule.sync_name.clone(),
                 variant: schedule.variant.clone(),
                 status,
-                kind: if schedule.full_run || spec.is_some_and(|(s, _)| s.track_deletes) {
+                kind: if schedule.full_run || spec.is_some_and(|(s, _)| !s.incremental) {
                     "FULL"
                 } else {
                     "INCREMENTAL"
@@ -814,6 +822,30 @@ impl Syncs {
             next_cursor,
         })
     }
+}
+
+/// What a run's end needs besides the schedule: absent when the run never started.
+#[derive(Default)]
+struct RunContext<'a> {
+    spec: Option<&'a SyncSpec>,
+    connection: Option<&'a crate::storage::ConnectionRecord>,
+    sink: Option<&'a RunSink>,
+    /// The run read everything (so, ending well, it may delete).
+    full: bool,
+}
+
+/// How often an incremental sync still reads everything, to find what was deleted.
+pub const FULL_RUN_EVERY: chrono::Duration = chrono::Duration::hours(24);
+
+/// Whether a run reads everything: every run of a sync that is not incremental; of an
+/// incremental one the first, one after a reset, and one when the last full run is a day old.
+fn run_is_full(schedule: &SyncScheduleRecord, spec: &SyncSpec, started: DateTime<Utc>) -> bool {
+    let full_is_old = schedule
+        .last_full_at
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .is_none_or(|t| started - t.with_timezone(&Utc) >= FULL_RUN_EVERY);
+    !spec.incremental || schedule.full_run || schedule.last_sync_date.is_none() || full_is_old
 }
 
 /// A run that ended, as its webhooks need it.

@@ -14,13 +14,14 @@ use crate::{ApiVersion, Notion, NotionError};
 
 pub(crate) static CATALOGUE: SyncCatalogue = SyncCatalogue { syncs: &SYNCS, run };
 
-static SYNCS: [SyncSpec; 2] = [
+static SYNCS: [SyncSpec; 3] = [
     SyncSpec {
         name: "users",
         description: "Every person and bot of the workspace, as Nango's User model; users that leave are marked deleted.",
         frequency: "every day",
         auto_start: true,
         track_deletes: true,
+        incremental: false,
         endpoint: "/users",
         models: &[ModelSpec {
             name: "User",
@@ -33,10 +34,24 @@ static SYNCS: [SyncSpec; 2] = [
         frequency: "every hour",
         auto_start: true,
         track_deletes: true,
+        incremental: false,
         endpoint: "/contents",
         models: &[ModelSpec {
             name: "ContentMetadata",
             schema: content_metadata_schema,
+        }],
+    },
+    SyncSpec {
+        name: "data-source-entries",
+        description: "The rows of the data sources the connection's metadata names (`data_source_id`: one id or a list), past Notion's 10,000-row query cap. After the first run only rows edited since the last one are read (from two minutes before it, as Notion rounds edit times to the minute); a full run (the first, after a reset, and once a day) marks deleted the rows it no longer finds.",
+        frequency: "every 5 minutes",
+        auto_start: false,
+        track_deletes: true,
+        incremental: true,
+        endpoint: "/data-source-entries",
+        models: &[ModelSpec {
+            name: "DataSourceEntry",
+            schema: entry_schema,
         }],
     },
 ];
@@ -54,6 +69,7 @@ fn run<'a>(
         match call.name {
             "users" => users(&notion, &call).await,
             "content-metadata" => content_metadata(&notion, &call).await,
+            "data-source-entries" => data_source_entries(&notion, &call).await,
             other => Err(SyncError::Invalid(format!(
                 "Notion has no sync named `{other}`"
             ))),
@@ -193,6 +209,198 @@ fn content_record(object: &Object) -> Option<Value> {
         "url": url,
         "in_trash": in_trash,
     }))
+}
+
+/// Notion rounds `last_edited_time` to the minute: an incremental run reads from this long
+/// before the last run began, so no edit made during that minute is missed.
+const EDIT_OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
+
+/// The data sources the connection's metadata names: `data_source_id`, one id or a list.
+fn data_source_ids(metadata: &Value) -> Result<Vec<String>, SyncError> {
+    let missing = || {
+        SyncError::Invalid(
+            "the connection's metadata has no `data_source_id` (one data source id or a list of them); set it with POST /connections/metadata".into(),
+        )
+    };
+    let ids: Vec<&Value> = match metadata.get("data_source_id") {
+        None | Some(Value::Null) => return Err(missing()),
+        Some(Value::Array(items)) if items.is_empty() => return Err(missing()),
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one) => vec![one],
+    };
+    ids.into_iter()
+        .map(|id| {
+            let text = id.as_str().ok_or_else(|| {
+                SyncError::Invalid(format!(
+                    "metadata `data_source_id`: {id} is not a data source id (a string)"
+                ))
+            })?;
+            crate::checked_id("data source", text).map_err(failed)
+        })
+        .collect()
+}
+
+/// Where a run of `data-source-entries` stands: the data sources done, and the one being
+/// read with its query window (`floor`: rows edited on or after it) and page cursor.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct EntriesCheckpoint {
+    #[serde(default)]
+    done: Vec<String>,
+    #[serde(default)]
+    active: Option<ActiveSource>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ActiveSource {
+    id: String,
+    floor: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn data_source_entries<T: ferry_provider::Transport>(
+    notion: &Notion<T>,
+    call: &SyncCall<'_>,
+) -> Result<(), SyncError> {
+    let ids = data_source_ids(call.metadata)?;
+    // Data sources are queried as such from 2025-09-03 on.
+    let notion = Notion::new(
+        notion.transport(),
+        notion.version().max(ApiVersion::V2025_09_03),
+    );
+    let mut at: EntriesCheckpoint = call
+        .checkpoint
+        .clone()
+        .and_then(|c| serde_json::from_value(c).ok())
+        .unwrap_or_default();
+    let since = match call.last_sync_date {
+        None => None,
+        Some(date) => Some(
+            chrono::DateTime::parse_from_rfc3339(date).map_err(|_| {
+                SyncError::Invalid(format!("the last sync date `{date}` is not a date"))
+            })? - EDIT_OVERLAP,
+        )
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    };
+    for id in &ids {
+        if at.done.contains(id) {
+            continue;
+        }
+        let mut active = match at.active.take() {
+            Some(active) if &active.id == id => active,
+            _ => ActiveSource {
+                id: id.clone(),
+                floor: since.clone(),
+                cursor: None,
+            },
+        };
+        // A query stops at 10,000 rows; the next one starts at the edit time of the last
+        // row read (rows of that instant come again and are found unchanged).
+        loop {
+            let mut body =
+                json!({"sorts": [{"timestamp": "last_edited_time", "direction": "ascending"}]});
+            if let Some(floor) = &active.floor {
+                body["filter"] = json!({"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": floor}});
+            }
+            let mut pages = notion
+                .query_data_source(id, body)
+                .map_err(failed)?
+                .resume_from(active.cursor.take());
+            let mut read = 0;
+            let mut last_edit: Option<String> = None;
+            while let Some(page) = pages.next_page().await {
+                let records: Vec<Value> = page
+                    .map_err(failed)?
+                    .iter()
+                    .filter_map(|object| match object {
+                        Object::Page(row) => Some(entry_record(row, id)),
+                        _ => None,
+                    })
+                    .collect();
+                read += records.len();
+                if let Some(last) = records.last() {
+                    last_edit = last["last_edited_time"].as_str().map(str::to_string);
+                }
+                active.cursor = pages.cursor().map(str::to_string);
+                let checkpoint = EntriesCheckpoint {
+                    done: at.done.clone(),
+                    active: Some(active.clone()),
+                };
+                call.sink
+                    .save(
+                        "DataSourceEntry",
+                        records,
+                        serde_json::to_value(&checkpoint).ok(),
+                    )
+                    .await?;
+            }
+            let capped = pages
+                .request_status
+                .as_ref()
+                .is_some_and(|s| s.is_incomplete());
+            if !capped || read == 0 {
+                break;
+            }
+            if last_edit.is_none() || last_edit == active.floor {
+                return Err(SyncError::Invalid(format!(
+                    "data source {id}: more than 10,000 rows share the edit time {}; Notion's query cannot page past them",
+                    last_edit.unwrap_or_default()
+                )));
+            }
+            active = ActiveSource {
+                id: id.clone(),
+                floor: last_edit,
+                cursor: None,
+            };
+        }
+        at.done.push(id.clone());
+        let checkpoint = EntriesCheckpoint {
+            done: at.done.clone(),
+            active: None,
+        };
+        call.sink
+            .save(
+                "DataSourceEntry",
+                Vec::new(),
+                serde_json::to_value(&checkpoint).ok(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+fn entry_record(row: &crate::types::Page, data_source_id: &str) -> Value {
+    let text = |key: &str| row.other.get(key).cloned().unwrap_or(Value::Null);
+    json!({
+        "id": row.id,
+        "data_source_id": data_source_id,
+        "created_time": row.created_time,
+        "last_edited_time": row.last_edited_time,
+        "url": row.url,
+        "public_url": text("public_url"),
+        "in_trash": row.in_trash,
+        "is_archived": text("is_archived"),
+        "is_locked": text("is_locked"),
+        "properties": row.properties,
+    })
+}
+
+fn entry_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "data_source_id", "last_edited_time", "properties"],
+        "properties": {
+            "id": {"type": "string"},
+            "data_source_id": {"type": "string"},
+            "created_time": {"type": "string"},
+            "last_edited_time": {"type": "string"},
+            "url": {"type": ["string", "null"]},
+            "public_url": {"type": ["string", "null"]},
+            "in_trash": {"type": "boolean"},
+            "is_archived": {"type": ["boolean", "null"]},
+            "is_locked": {"type": ["boolean", "null"]},
+            "properties": {"type": "object"}
+        }
+    })
 }
 
 fn content_metadata_schema() -> Value {

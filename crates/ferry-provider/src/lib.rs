@@ -361,8 +361,13 @@ pub struct SyncSpec {
     pub frequency: &'static str,
     /// Whether a new connection's schedule starts running without being started.
     pub auto_start: bool,
-    /// Every run reads everything, so a run that ends well marks deleted what it did not see.
+    /// A full run that ends well marks deleted what it did not see.
     pub track_deletes: bool,
+    /// Runs after the first read only what changed since the last successful run
+    /// ([`SyncCall::last_sync_date`]); the runner still makes a run full after a reset and
+    /// once a day, to find what was deleted. A sync that is not incremental reads
+    /// everything every run.
+    pub incremental: bool,
     /// Nango's catalogue path for the records (`GET /v1/users`), shown in the catalogue.
     pub endpoint: &'static str,
     /// The models it writes, one record shape each.

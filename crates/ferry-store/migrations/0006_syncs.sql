@@ -24,6 +24,7 @@ CREATE TABLE sync_schedules (
     checkpoint TEXT,
     deletes_from BIGINT,
     last_sync_date TEXT,
+    last_full_at TEXT,
     last_status TEXT,
     last_result TEXT,
     last_error TEXT,

@@ -11,7 +11,7 @@ use ferry_engine::storage::{
 
 use crate::{Backend, Store, StoreResult, Tx};
 
-const SCHEDULE_COLUMNS: &str = "id, environment_id, connection_row, integration_key, connection_id, sync_name, variant, paused, frequency, next_run_at, full_run, running_until, runs, checkpoint, deletes_from, last_sync_date, last_status, last_result, last_error, finished_at, created_at";
+const SCHEDULE_COLUMNS: &str = "id, environment_id, connection_row, integration_key, connection_id, sync_name, variant, paused, frequency, next_run_at, full_run, running_until, runs, checkpoint, deletes_from, last_sync_date, last_full_at, last_status, last_result, last_error, finished_at, created_at";
 
 /// How many ids one `IN (…)` list holds.
 const IN_CHUNK: usize = 500;
@@ -34,6 +34,7 @@ fn schedule_from_row(row: &sqlx::any::AnyRow) -> StoreResult<SyncScheduleRecord>
         checkpoint: row.try_get("checkpoint")?,
         deletes_from: row.try_get("deletes_from")?,
         last_sync_date: row.try_get("last_sync_date")?,
+        last_full_at: row.try_get("last_full_at")?,
         last_status: row.try_get("last_status")?,
         last_result: row.try_get("last_result")?,
         last_error: row.try_get("last_error")?,
@@ -178,7 +179,7 @@ impl Tx {
         let sql = self.sql(&format!(
             "INSERT INTO sync_schedules ({SCHEDULE_COLUMNS}) VALUES ({}) \
              ON CONFLICT (connection_row, sync_name, variant) DO NOTHING",
-            placeholders(21)
+            placeholders(22)
         ));
         sqlx::query(sql)
             .bind(&s.id)
@@ -197,6 +198,7 @@ impl Tx {
             .bind(&s.checkpoint)
             .bind(s.deletes_from)
             .bind(&s.last_sync_date)
+            .bind(&s.last_full_at)
             .bind(&s.last_status)
             .bind(&s.last_result)
             .bind(&s.last_error)
@@ -438,7 +440,7 @@ impl Tx {
     pub async fn finish_sync_run(&mut self, run: i64, s: &SyncScheduleRecord) -> StoreResult<bool> {
         let sql = self.sql(
             "UPDATE sync_schedules SET running_until = NULL, next_run_at = ?, full_run = ?, checkpoint = ?, \
-             deletes_from = ?, last_sync_date = ?, last_status = ?, last_result = ?, last_error = ?, finished_at = ? \
+             deletes_from = ?, last_sync_date = ?, last_full_at = ?, last_status = ?, last_result = ?, last_error = ?, finished_at = ? \
              WHERE id = ? AND runs = ? AND running_until IS NOT NULL",
         );
         let done = sqlx::query(sql)
@@ -447,6 +449,7 @@ impl Tx {
             .bind(&s.checkpoint)
             .bind(s.deletes_from)
             .bind(&s.last_sync_date)
+            .bind(&s.last_full_at)
             .bind(&s.last_status)
             .bind(&s.last_result)
             .bind(&s.last_error)

@@ -19,7 +19,8 @@ backend_tests!(
     a_failed_run_deletes_nothing_and_resumes,
     a_dropped_run_is_taken_again_after_its_lease,
     sync_control_and_bad_input,
-    fifty_callers_control_syncs_at_once
+    fifty_callers_control_syncs_at_once,
+    data_source_entries_read_what_changed
 );
 
 /// Runs every due sync to its end, as a worker would.
@@ -771,4 +772,135 @@ async fn fifty_callers_control_syncs_at_once(backend: Backend) {
             .all(|s| s["status"] == "PAUSED"),
         "{status}"
     );
+}
+
+/// The rows of the Tasks data source, through the proxy.
+async fn task_rows(h: &Harness, tasks: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut body = json!({"page_size": 100});
+        if let Some(c) = &cursor {
+            body["start_cursor"] = json!(c);
+        }
+        let (status, _, text) = h
+            .request(
+                Method::POST,
+                &format!("/proxy/v1/data_sources/{tasks}/query"),
+                Some(KEY),
+                &HEADERS,
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        let page: Value = serde_json::from_str(&text).unwrap();
+        for r in page["results"].as_array().unwrap() {
+            found.insert(r["id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    found
+}
+
+/// `data-source-entries` keeps the rows of the data sources the connection's metadata
+/// names. Without that metadata its run fails saying what to set; a later run asks Notion
+/// only for rows edited since (one query here) and stores the one edit; a row moved to the
+/// trash is not in an incremental run's answer, and the full run after a reset marks it
+/// deleted.
+async fn data_source_entries_read_what_changed(backend: Backend) {
+    let h = setup(backend).await;
+    let entries = json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["data-source-entries"]});
+    assert_eq!(
+        status_of(&h, "data-source-entries").await["status"],
+        "PAUSED",
+        "it does not start by itself"
+    );
+    send(&h, Method::POST, "/sync/start", entries.clone()).await;
+    run_due(&h.engine).await;
+    let status = status_of(&h, "data-source-entries").await;
+    assert_eq!(status["status"], "ERROR", "{status}");
+    assert!(
+        status["latestError"]
+            .as_str()
+            .unwrap()
+            .contains("data_source_id"),
+        "{status}"
+    );
+
+    let tasks = support::actions::find(&h, "data_source", "Tasks").await;
+    let tasks = tasks["id"].as_str().unwrap().to_string();
+    let (status, body) = send(
+        &h,
+        Method::POST,
+        "/connections/metadata",
+        json!({"connection_id": "acme", "provider_config_key": "notion", "metadata": {"data_source_id": [tasks]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    send(&h, Method::POST, "/sync/trigger", entries.clone()).await;
+    assert_eq!(run_due(&h.engine).await, 1);
+    let rows = task_rows(&h, &tasks).await;
+    let stored = all_records(&h, "DataSourceEntry", "").await;
+    assert_eq!(ids(&stored), rows);
+    assert!(
+        stored
+            .iter()
+            .all(|r| r["data_source_id"] == tasks.as_str() && r["properties"].is_object())
+    );
+    assert_eq!(
+        status_of(&h, "data-source-entries").await["status"],
+        "SUCCESS"
+    );
+
+    // One row edited by a person: the next run asks for what changed since, in one query.
+    let edited = stored[3]["id"].as_str().unwrap().to_string();
+    let ada = "a0000000-0000-4000-8000-000000000001";
+    h.emulator_admin(
+        Method::PATCH,
+        &format!("/_emulator/people/{ada}/pages/{edited}"),
+        json!({"properties": {"Name": {"title": [{"text": {"content": "Edited in Notion"}}]}}}),
+    )
+    .await;
+    h.emulator_admin(Method::DELETE, "/_emulator/requests", json!({}))
+        .await;
+    send(&h, Method::POST, "/sync/trigger", entries.clone()).await;
+    assert_eq!(run_due(&h.engine).await, 1);
+    let counts = h
+        .emulator_admin(Method::GET, "/_emulator/requests", json!({}))
+        .await;
+    assert_eq!(
+        counts["routes"]["POST /v1/data_sources/{data_source_id}/query"], 1,
+        "{counts}"
+    );
+    let (_, updated) = get(&h, "/records?model=DataSourceEntry&filter=updated").await;
+    let updated = updated["records"].as_array().unwrap();
+    assert_eq!(updated.len(), 1, "{updated:?}");
+    assert_eq!(updated[0]["id"], edited.as_str());
+    assert_eq!(
+        updated[0]["properties"]["Name"]["title"][0]["plain_text"],
+        "Edited in Notion"
+    );
+
+    // A row moved to the trash: an incremental run does not see it go; a full run does.
+    h.emulator_admin(
+        Method::PATCH,
+        &format!("/_emulator/people/{ada}/pages/{edited}"),
+        json!({"in_trash": true}),
+    )
+    .await;
+    send(&h, Method::POST, "/sync/trigger", entries.clone()).await;
+    run_due(&h.engine).await;
+    let (_, deleted) = get(&h, "/records?model=DataSourceEntry&filter=deleted").await;
+    assert_eq!(deleted["records"], json!([]));
+    let mut reset = entries.clone();
+    reset["opts"] = json!({"reset": true});
+    send(&h, Method::POST, "/sync/trigger", reset).await;
+    run_due(&h.engine).await;
+    let (_, deleted) = get(&h, "/records?model=DataSourceEntry&filter=deleted").await;
+    let deleted = deleted["records"].as_array().unwrap();
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert_eq!(deleted[0]["id"], edited.as_str());
 }
