@@ -70,9 +70,23 @@ pub struct SyncStatus {
 /// A page of `GET /records`.
 #[derive(Debug, Clone)]
 pub struct RecordsPage {
-    /// Each record's JSON with its `_nango_metadata`.
-    pub records: Vec<Value>,
+    pub records: Vec<StoredRecord>,
     pub next_cursor: Option<String>,
+}
+
+/// A record as stored, with what `_nango_metadata` shows: the data stays the JSON text it
+/// was stored as, so a page of records is written out without being parsed again.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    pub id: String,
+    /// A JSON object's text; empty once pruned.
+    pub data: String,
+    pub first_seen_at: String,
+    pub last_modified_at: String,
+    pub last_action: String,
+    pub deleted_at: Option<String>,
+    pub pruned_at: Option<String>,
+    pub cursor: String,
 }
 
 /// What `GET /records` asks, checked at the edge.
@@ -813,10 +827,7 @@ impl Syncs {
                     .map(|r| encode_cursor(&r.updated_at, &r.external_id))
             })
             .flatten();
-        let records = rows
-            .into_iter()
-            .map(record_json)
-            .collect::<EngineResult<_>>()?;
+        let records = rows.into_iter().map(stored_record).collect();
         Ok(RecordsPage {
             records,
             next_cursor,
@@ -1050,29 +1061,17 @@ fn decode_cursor(cursor: &str) -> Result<(String, String), String> {
     Ok((at.to_string(), id.to_string()))
 }
 
-/// A stored record as `GET /records` shows it; a pruned one is its id and metadata.
-fn record_json(row: RecordRow) -> EngineResult<Value> {
-    let mut record: Value = if row.data.is_empty() {
-        json!({"id": row.external_id})
-    } else {
-        serde_json::from_str(&row.data)
-            .map_err(|e| EngineError::internal("reading a stored record", e))?
-    };
-    let cursor = encode_cursor(&row.updated_at, &row.external_id);
-    if let Value::Object(map) = &mut record {
-        map.insert(
-            "_nango_metadata".into(),
-            json!({
-                "first_seen_at": row.first_seen_at,
-                "last_modified_at": row.updated_at,
-                "last_action": row.last_action,
-                "deleted_at": row.deleted_at,
-                "pruned_at": row.pruned_at,
-                "cursor": cursor,
-            }),
-        );
+fn stored_record(row: RecordRow) -> StoredRecord {
+    StoredRecord {
+        cursor: encode_cursor(&row.updated_at, &row.external_id),
+        id: row.external_id,
+        data: row.data,
+        first_seen_at: row.first_seen_at,
+        last_modified_at: row.updated_at,
+        last_action: row.last_action,
+        deleted_at: row.deleted_at,
+        pruned_at: row.pruned_at,
     }
-    Ok(record)
 }
 
 /// Where one run's pages go: validated, stored with their checkpoint, counted.
