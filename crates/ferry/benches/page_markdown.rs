@@ -16,15 +16,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ferry_engine::{Cipher, Engine, Settings};
+mod support;
+
 use ferry_notion::markdown::{MarkdownOptions, blocks_to_markdown};
 use ferry_notion::tree::{TreeLimits, fetch_tree};
 use ferry_notion::{ApiVersion, Notion};
 use ferry_provider::{Request, Response, Transport, TransportError};
 use serde_json::{Value, json};
+use support::Ferry;
 
 const TOKEN: &str = "ntn_emulator_demo";
-const SECRET_KEY: &str = "bench-secret-key-0123456789";
 const RATE: f64 = 3.0;
 
 fn main() {
@@ -71,6 +72,7 @@ async fn run(sections: usize) {
     );
 
     let ferry = Ferry::start(&base).await;
+    ferry.with_connection().await;
     let admin = |body: Value| {
         let http = http.clone();
         let url = format!("{base}/_emulator/settings");
@@ -601,95 +603,31 @@ impl Counts {
 }
 
 /// Ferry in this process on a fresh SQLite file, with the emulator's token as a connection.
-struct Ferry {
-    base: String,
-    http: reqwest::Client,
-    engine: Engine,
-    stop: tokio::sync::oneshot::Sender<()>,
-    _dir: TempDir,
+/// What this bench asks of Ferry: its page as markdown, over the demo token's connection.
+trait FetchRichPage {
+    async fn with_connection(&self);
+    async fn fetch_rich_page(&self, page: &str) -> Value;
 }
 
-impl Ferry {
-    async fn start(notion: &str) -> Ferry {
-        let dir = TempDir::new();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let database = format!("sqlite://{}/ferry.db", dir.0.display());
-        let encryption_key = Cipher::generate_key();
-        let settings = Settings::load_from(None, |name| match name {
-            "FERRY_DATABASE_URL" => Some(database.clone()),
-            "FERRY_NOTION_BASE_URL" => Some(notion.to_string()),
-            "FERRY_SECRET_KEY" => Some(SECRET_KEY.to_string()),
-            "FERRY_ENCRYPTION_KEY" => Some(encryption_key.clone()),
-            _ => None,
-        })
-        .unwrap();
-        let store = ferry_store::Store::connect(&database).await.unwrap();
-        store.migrate().await.unwrap();
-        let cipher = Cipher::from_base64(&encryption_key).unwrap();
-        let (engine, _) = Engine::start(settings, cipher, std::sync::Arc::new(store))
-            .await
-            .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let server = engine.clone();
-        tokio::spawn(async move {
-            let _ = ferry_api::serve(listener, server, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        let ferry = Ferry {
-            base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
-            engine,
-            stop,
-            _dir: dir,
-        };
-        // Notion's documented pace, which Ferry's Notion integration uses by default.
-        ferry
-            .post(
-                "/integrations",
-                json!({"provider": "notion", "unique_key": "notion"}),
-            )
-            .await;
-        ferry
-            .post(
-                "/connections",
-                json!({"provider_config_key": "notion", "connection_id": "bench", "credentials": {"type": "OAUTH2", "access_token": TOKEN}}),
-            )
-            .await;
-        ferry
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(SECRET_KEY)
-            .header("Connection-Id", "bench")
-            .header("Provider-Config-Key", "notion")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "POST {path}: {status} {value}");
-        value
+impl FetchRichPage for Ferry {
+    async fn with_connection(&self) {
+        self.send(
+            reqwest::Method::POST,
+            "/connections",
+            None,
+            json!({"provider_config_key": "notion", "connection_id": "bench", "credentials": {"type": "OAUTH2", "access_token": TOKEN}}),
+        )
+        .await;
     }
 
     async fn fetch_rich_page(&self, page: &str) -> Value {
-        self.post(
+        self.send(
+            reqwest::Method::POST,
             "/action/trigger",
+            Some("bench"),
             json!({"action_name": "fetch-rich-page", "input": {"pageId": page}}),
         )
         .await
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.engine.logs().flush_now().await;
-        self.engine.close().await;
     }
 }
 
@@ -715,21 +653,4 @@ fn node_ready() -> Result<PathBuf, String> {
         }
     }
     Ok(dir)
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("ferry-markdown-bench-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -7,7 +7,8 @@
 //! - the sync's peak memory on 2,000 and on 20,000 rows (a streaming sync's is the same):
 //!   the growth of the process's resident memory during the run, emulator included;
 //! - reading all 20,000 records through `GET /records` (pages of 1,000) against reading the
-//!   same rows from the emulator with its limits off (pages of 100, Notion's largest).
+//!   same rows from the emulator with its limits off (pages of 100, Notion's largest); both
+//!   read alike, each row's id kept and the rest skipped.
 //!
 //!   cargo bench -p ferry --bench sync
 //!
@@ -15,11 +16,12 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_engine::{Cipher, Engine, Settings};
+mod support;
+
 use serde_json::{Value, json};
+use support::{Ferry, SECRET_KEY};
 
 const TOKEN: &str = "ntn_emulator_demo";
-const SECRET_KEY: &str = "bench-secret-key-0123456789";
 const RATE: f64 = 3.0;
 const ADA: &str = "a0000000-0000-4000-8000-000000000001";
 
@@ -40,7 +42,13 @@ fn memory_field(name: &str) -> usize {
     status
         .lines()
         .find_map(|line| line.strip_prefix(name))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
         .map_or(0, |kb| kb * 1024)
 }
 
@@ -74,7 +82,9 @@ async fn run(rows: usize) {
         base: base.clone(),
     };
     let small_rows = rows / 10;
-    println!("seeding two data sources of {small_rows} and {rows} rows (rate limit off while seeding)…");
+    println!(
+        "seeding two data sources of {small_rows} and {rows} rows (rate limit off while seeding)…"
+    );
     let small = emu.data_source("Small", small_rows).await;
     let large = emu.data_source("Large", rows).await;
     let ferry = Ferry::start(&base).await;
@@ -127,7 +137,9 @@ async fn run(rows: usize) {
     assert_eq!(cached, queried, "the cache holds the data source's rows");
 
     println!();
-    println!("| full run | rows | requests | 429s | wall | bound (pages ÷ 3/s) | wall ÷ bound | peak memory |");
+    println!(
+        "| full run | rows | requests | 429s | wall | bound (pages ÷ 3/s) | wall ÷ bound | peak memory |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for (connection, count, requests, limited, wall, peak) in &results {
         let pages = (*count as f64 / 100.0).ceil();
@@ -161,6 +173,39 @@ async fn run(rows: usize) {
         small_peak as f64 / 1e6,
     );
     ferry.stop().await;
+}
+
+// Both sides are read the same way: each row's id (and what paging needs), the rest of
+// each row skipped unparsed.
+#[derive(serde::Deserialize)]
+struct RecordsPage {
+    records: Vec<IdOnly>,
+    next_cursor: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+#[derive(serde::Deserialize)]
+struct QueryPage {
+    results: Vec<QueryRow>,
+    has_more: bool,
+    next_cursor: Option<String>,
+    request_status: Option<RequestStatus>,
+}
+
+#[derive(serde::Deserialize)]
+struct QueryRow {
+    id: String,
+    created_time: String,
+}
+
+#[derive(serde::Deserialize)]
+struct RequestStatus {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 /// The emulator: its public API with the demo token, and its admin API.
@@ -240,7 +285,10 @@ impl Emu {
                 })),
             )
             .await;
-        let source = database["data_sources"][0]["id"].as_str().unwrap().to_string();
+        let source = database["data_sources"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let mut left = rows;
         while left > 0 {
             let count = left.min(5_000);
@@ -297,20 +345,25 @@ impl Emu {
                 if let Some(c) = &cursor {
                     body["start_cursor"] = json!(c);
                 }
-                let page = self
-                    .call(
-                        reqwest::Method::POST,
-                        &format!("/v1/data_sources/{source}/query"),
-                        Some(body),
-                    )
-                    .await;
-                for row in page["results"].as_array().unwrap() {
-                    seen.insert(row["id"].as_str().unwrap().to_string());
-                    last_created = row["created_time"].as_str().map(str::to_string);
+                let page: QueryPage = self
+                    .http
+                    .post(format!("{}/v1/data_sources/{source}/query", self.base))
+                    .bearer_auth(TOKEN)
+                    .header("Notion-Version", "2025-09-03")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                for row in page.results {
+                    last_created = Some(row.created_time);
+                    seen.insert(row.id);
                 }
-                match page["next_cursor"].as_str() {
-                    Some(next) if page["has_more"] == true => cursor = Some(next.to_string()),
-                    _ => break page["request_status"]["type"] == "incomplete",
+                match page.next_cursor {
+                    Some(next) if page.has_more => cursor = Some(next),
+                    _ => break page.request_status.is_some_and(|s| s.kind == "incomplete"),
                 }
             };
             if !capped {
@@ -321,87 +374,8 @@ impl Emu {
     }
 }
 
-/// Ferry in-process on a fresh SQLite database, with the Notion integration at its default
-/// pace; no background workers, so each run is the one the bench starts.
-struct Ferry {
-    base: String,
-    http: reqwest::Client,
-    engine: Engine,
-    stop: tokio::sync::oneshot::Sender<()>,
-    _dir: TempDir,
-}
-
+/// What this bench asks of Ferry, over its API.
 impl Ferry {
-    async fn start(notion: &str) -> Ferry {
-        let dir = TempDir::new();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let database = format!("sqlite://{}/ferry.db", dir.0.display());
-        let encryption_key = Cipher::generate_key();
-        let settings = Settings::load_from(None, |name| match name {
-            "FERRY_DATABASE_URL" => Some(database.clone()),
-            "FERRY_NOTION_BASE_URL" => Some(notion.to_string()),
-            "FERRY_SECRET_KEY" => Some(SECRET_KEY.to_string()),
-            "FERRY_ENCRYPTION_KEY" => Some(encryption_key.clone()),
-            _ => None,
-        })
-        .unwrap();
-        let store = ferry_store::Store::connect(&database).await.unwrap();
-        store.migrate().await.unwrap();
-        let cipher = Cipher::from_base64(&encryption_key).unwrap();
-        let (engine, _) = Engine::start(settings, cipher, std::sync::Arc::new(store))
-            .await
-            .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let server = engine.clone();
-        tokio::spawn(async move {
-            let _ = ferry_api::serve(listener, server, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        let ferry = Ferry {
-            base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
-            engine,
-            stop,
-            _dir: dir,
-        };
-        ferry
-            .send(
-                reqwest::Method::POST,
-                "/integrations",
-                None,
-                json!({"provider": "notion", "unique_key": "notion"}),
-            )
-            .await;
-        ferry
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        connection: Option<&str>,
-        body: Value,
-    ) -> Value {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(SECRET_KEY)
-            .json(&body);
-        if let Some(connection) = connection {
-            request = request
-                .header("Connection-Id", connection)
-                .header("Provider-Config-Key", "notion");
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{method} {path}: {status} {value}");
-        value
-    }
-
     /// A connection whose `data-source-entries` reads `source`; the syncs that start by
     /// themselves are paused, so only the measured runs call the emulator.
     async fn connection(&self, id: &str, source: &str) {
@@ -450,17 +424,14 @@ impl Ferry {
 
     /// Every record of the connection through `GET /records`, 1,000 a page; how many.
     async fn all_records(&self, connection: &str) -> usize {
-        let mut count = 0;
+        let mut seen = std::collections::HashSet::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut url = format!(
-                "{}/records?model=DataSourceEntry&limit=1000",
-                self.base
-            );
+            let mut url = format!("{}/records?model=DataSourceEntry&limit=1000", self.base);
             if let Some(c) = &cursor {
                 url.push_str(&format!("&cursor={c}"));
             }
-            let page: Value = self
+            let page: RecordsPage = self
                 .http
                 .get(url)
                 .bearer_auth(SECRET_KEY)
@@ -472,34 +443,11 @@ impl Ferry {
                 .json()
                 .await
                 .unwrap();
-            count += page["records"].as_array().unwrap().len();
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_string()),
-                None => return count,
+            seen.extend(page.records.into_iter().map(|r| r.id));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return seen.len(),
             }
         }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.engine.logs().flush_now().await;
-        self.engine.close().await;
-    }
-}
-
-/// A folder removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let path = std::env::temp_dir().join(format!("ferry-bench-sync-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

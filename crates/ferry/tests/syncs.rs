@@ -71,8 +71,9 @@ fn ids(records: &[Value]) -> BTreeSet<String> {
         .collect()
 }
 
-/// What the emulator's search shows the demo token: the ids of every page and data source.
-async fn searchable(h: &Harness) -> BTreeSet<String> {
+/// The ids of every result of a Notion list called by POST through Ferry's proxy, page by
+/// page.
+async fn listed_ids(h: &Harness, path: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -81,13 +82,7 @@ async fn searchable(h: &Harness) -> BTreeSet<String> {
             body["start_cursor"] = json!(c);
         }
         let (status, _, text) = h
-            .request(
-                Method::POST,
-                "/proxy/v1/search",
-                Some(KEY),
-                &HEADERS,
-                Some(body),
-            )
+            .request(Method::POST, path, Some(KEY), &HEADERS, Some(body))
             .await;
         assert_eq!(status, 200, "{text}");
         let page: Value = serde_json::from_str(&text).unwrap();
@@ -100,6 +95,11 @@ async fn searchable(h: &Harness) -> BTreeSet<String> {
         }
     }
     found
+}
+
+/// What the emulator's search shows the demo token: the ids of every page and data source.
+async fn searchable(h: &Harness) -> BTreeSet<String> {
+    listed_ids(h, "/proxy/v1/search").await
 }
 
 /// Stops sharing the Contacts database (a root of the demo token's grant) with the
@@ -776,33 +776,7 @@ async fn fifty_callers_control_syncs_at_once(backend: Backend) {
 
 /// The rows of the Tasks data source, through the proxy.
 async fn task_rows(h: &Harness, tasks: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut body = json!({"page_size": 100});
-        if let Some(c) = &cursor {
-            body["start_cursor"] = json!(c);
-        }
-        let (status, _, text) = h
-            .request(
-                Method::POST,
-                &format!("/proxy/v1/data_sources/{tasks}/query"),
-                Some(KEY),
-                &HEADERS,
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, 200, "{text}");
-        let page: Value = serde_json::from_str(&text).unwrap();
-        for r in page["results"].as_array().unwrap() {
-            found.insert(r["id"].as_str().unwrap().to_string());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
-    }
-    found
+    listed_ids(h, &format!("/proxy/v1/data_sources/{tasks}/query")).await
 }
 
 /// `data-source-entries` keeps the rows of the data sources the connection's metadata

@@ -94,6 +94,26 @@ async fn api(h: &Harness, method: Method, path: &str, body: Option<Value>) -> (u
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Queues `list-users` with `X-Async: true` and runs it, as a worker would; its answer.
+async fn list_users_async(h: &Harness) -> Value {
+    let (status, _, text) = h
+        .request(
+            Method::POST,
+            "/action/trigger",
+            Some(KEY),
+            &[
+                ("Connection-Id", "acme"),
+                ("Provider-Config-Key", "notion"),
+                ("X-Async", "true"),
+            ],
+            Some(json!({"action_name": "list-users", "input": {}})),
+        )
+        .await;
+    assert_eq!(status, 202, "{text}");
+    assert!(h.engine.async_actions().run_next().await.unwrap());
+    serde_json::from_str(&text).unwrap()
+}
+
 async fn run_syncs(h: &Harness) {
     while h.engine.syncs().run_next().await.unwrap() {}
 }
@@ -282,22 +302,7 @@ async fn webhooks_report_syncs_and_async_actions(backend: Backend) {
     .await;
     api(&h, Method::POST, "/sync/trigger", Some(trigger)).await;
     run_syncs(&h).await;
-    let (status, _, text) = h
-        .request(
-            Method::POST,
-            "/action/trigger",
-            Some(KEY),
-            &[
-                ("Connection-Id", "acme"),
-                ("Provider-Config-Key", "notion"),
-                ("X-Async", "true"),
-            ],
-            Some(json!({"action_name": "list-users", "input": {}})),
-        )
-        .await;
-    assert_eq!(status, 202, "{text}");
-    let queued: Value = serde_json::from_str(&text).unwrap();
-    assert!(h.engine.async_actions().run_next().await.unwrap());
+    let queued = list_users_async(&h).await;
     deliver_all(&h).await;
     let own = bodies(&app.received(), "own");
     assert_eq!(own.len(), 2, "{own:?}");
@@ -330,21 +335,7 @@ async fn webhooks_report_syncs_and_async_actions(backend: Backend) {
         Some(json!({"webhook_url_override": format!("{refusing_base}/refuses")})),
     )
     .await;
-    let (status, _, _) = h
-        .request(
-            Method::POST,
-            "/action/trigger",
-            Some(KEY),
-            &[
-                ("Connection-Id", "acme"),
-                ("Provider-Config-Key", "notion"),
-                ("X-Async", "true"),
-            ],
-            Some(json!({"action_name": "list-users", "input": {}})),
-        )
-        .await;
-    assert_eq!(status, 202);
-    assert!(h.engine.async_actions().run_next().await.unwrap());
+    list_users_async(&h).await;
     deliver_all(&h).await;
     assert_eq!(refusing.received().len(), 1);
     let (_, failed) = api(&h, Method::GET, "/webhooks/deliveries?status=failed", None).await;
@@ -360,19 +351,7 @@ async fn webhooks_report_syncs_and_async_actions(backend: Backend) {
         Some(json!({"on_async_action_completion": false})),
     )
     .await;
-    h.request(
-        Method::POST,
-        "/action/trigger",
-        Some(KEY),
-        &[
-            ("Connection-Id", "acme"),
-            ("Provider-Config-Key", "notion"),
-            ("X-Async", "true"),
-        ],
-        Some(json!({"action_name": "list-users", "input": {}})),
-    )
-    .await;
-    assert!(h.engine.async_actions().run_next().await.unwrap());
+    list_users_async(&h).await;
     let (_, pending) = api(&h, Method::GET, "/webhooks/deliveries?status=pending", None).await;
     assert_eq!(pending["data"], json!([]));
 }

@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ferry_engine::ids::{ConnectionId, IntegrationKey};
 use ferry_engine::syncs::{
-    BASE_VARIANT, MAX_RECORDS_PAGE, PruneRequest, RecordsPage, RecordsRequest, SyncRef,
-    SyncStatus,
+    BASE_VARIANT, MAX_RECORDS_PAGE, PruneRequest, RecordsPage, RecordsRequest, SyncRef, SyncStatus,
 };
 use ferry_engine::{Engine, ErrorCode};
 use serde::Deserialize;
@@ -612,11 +611,17 @@ mod tests {
         };
         let body: Value = serde_json::from_str(&records_body(&page)).unwrap();
         assert_eq!(body["records"][0]["name"], "Ada \"A\"");
-        assert_eq!(body["records"][0]["_nango_metadata"]["last_action"], "ADDED");
+        assert_eq!(
+            body["records"][0]["_nango_metadata"]["last_action"],
+            "ADDED"
+        );
         assert_eq!(body["records"][1].as_object().unwrap().len(), 1);
         assert_eq!(body["records"][2]["id"], "c\"");
         assert_eq!(body["next_cursor"], "n");
-        let empty = RecordsPage { records: Vec::new(), next_cursor: None };
+        let empty = RecordsPage {
+            records: Vec::new(),
+            next_cursor: None,
+        };
         assert_eq!(records_body(&empty), r#"{"records":[],"next_cursor":null}"#);
     }
 }
