@@ -404,7 +404,7 @@ mod tests {
             )
             .await
             .unwrap();
-        // A second environment brings a sealed webhook signing key.
+        // Each environment (`dev` at start, and a second one) brings a sealed webhook signing key.
         opened
             .engine
             .environments()
@@ -421,7 +421,14 @@ mod tests {
             .await
             .unwrap();
         let sealed = store.sealed_values().await.unwrap();
-        assert_eq!(sealed.len(), 2);
+        assert_eq!(sealed.len(), 3);
+        assert_eq!(
+            sealed
+                .iter()
+                .filter(|v| v.column == "webhook_signing_key_enc")
+                .count(),
+            2
+        );
         let new = Cipher::from_base64(&new_key).unwrap();
         let old = Cipher::from_base64(&old_key).unwrap();
         for value in &sealed {
