@@ -241,9 +241,13 @@ fn data_source_ids(metadata: &Value) -> Result<Vec<String>, SyncError> {
 }
 
 /// Where a run of `data-source-entries` stands: the data sources done, and the one being
-/// read with its query window (`floor`: rows edited on or after it) and page cursor.
+/// read with its query window (`floor`: rows edited on or after it) and page cursor. `since`
+/// is where the run began reading (none for a full run): a checkpoint is only taken up by a
+/// run of the same kind, so a full run never resumes an incremental one's window.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct EntriesCheckpoint {
+    #[serde(default)]
+    since: Option<String>,
     #[serde(default)]
     done: Vec<String>,
     #[serde(default)]
@@ -267,11 +271,6 @@ async fn data_source_entries<T: ferry_provider::Transport>(
         notion.transport(),
         notion.version().max(ApiVersion::V2025_09_03),
     );
-    let mut at: EntriesCheckpoint = call
-        .checkpoint
-        .clone()
-        .and_then(|c| serde_json::from_value(c).ok())
-        .unwrap_or_default();
     let since = match call.last_sync_date {
         None => None,
         Some(date) => Some(
@@ -281,6 +280,15 @@ async fn data_source_entries<T: ferry_provider::Transport>(
         )
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
     };
+    let mut at: EntriesCheckpoint = call
+        .checkpoint
+        .clone()
+        .and_then(|c| serde_json::from_value::<EntriesCheckpoint>(c).ok())
+        .filter(|c| c.since == since)
+        .unwrap_or_else(|| EntriesCheckpoint {
+            since: since.clone(),
+            ..EntriesCheckpoint::default()
+        });
     for id in &ids {
         if at.done.contains(id) {
             continue;
@@ -322,6 +330,7 @@ async fn data_source_entries<T: ferry_provider::Transport>(
                 }
                 active.cursor = pages.cursor().map(str::to_string);
                 let checkpoint = EntriesCheckpoint {
+                    since: since.clone(),
                     done: at.done.clone(),
                     active: Some(active.clone()),
                 };
@@ -354,6 +363,7 @@ async fn data_source_entries<T: ferry_provider::Transport>(
         }
         at.done.push(id.clone());
         let checkpoint = EntriesCheckpoint {
+            since: since.clone(),
             done: at.done.clone(),
             active: None,
         };
