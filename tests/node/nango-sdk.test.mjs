@@ -234,12 +234,15 @@ test("syncs and their records through @nangohq/node", async () => {
     return syncs[0]?.status === "SUCCESS" ? syncs[0] : null;
   };
 
-  // Ferry's workers run the syncs that start by themselves.
+  // Ferry's workers run the syncs that start by themselves; data-source-entries waits to be
+  // started (it needs the connection's metadata).
   const status = await waitFor("the first runs", async () => {
     const { syncs } = await nango.syncStatus("notion-sync", "*", "synced");
-    return syncs.length === 2 && syncs.every((s) => s.status === "SUCCESS") ? syncs : null;
+    const started = syncs.filter((s) => s.name !== "data-source-entries");
+    return started.length === 2 && started.every((s) => s.status === "SUCCESS") ? syncs : null;
   });
-  assert.deepEqual(status.map((s) => s.name).sort(), ["content-metadata", "users"]);
+  assert.deepEqual(status.map((s) => s.name).sort(), ["content-metadata", "data-source-entries", "users"]);
+  assert.equal(status.find((s) => s.name === "data-source-entries").status, "PAUSED");
   const users = status.find((s) => s.name === "users");
   assert.deepEqual(users.recordCount, { User: 4 });
   assert.equal(users.frequency, "every day");
