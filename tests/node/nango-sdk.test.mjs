@@ -234,15 +234,15 @@ test("syncs and their records through @nangohq/node", async () => {
     return syncs[0]?.status === "SUCCESS" ? syncs[0] : null;
   };
 
-  // Ferry's workers run the syncs that start by themselves; data-source-entries waits to be
-  // started (it needs the connection's metadata).
+  // Ferry's workers run the syncs that start by themselves; the others wait to be started.
+  const selfStarting = ["content-metadata", "users"];
   const status = await waitFor("the first runs", async () => {
     const { syncs } = await nango.syncStatus("notion-sync", "*", "synced");
-    const started = syncs.filter((s) => s.name !== "data-source-entries");
+    const started = syncs.filter((s) => selfStarting.includes(s.name));
     return started.length === 2 && started.every((s) => s.status === "SUCCESS") ? syncs : null;
   });
-  assert.deepEqual(status.map((s) => s.name).sort(), ["content-metadata", "data-source-entries", "users"]);
-  assert.equal(status.find((s) => s.name === "data-source-entries").status, "PAUSED");
+  assert.deepEqual(status.map((s) => s.name).sort(), ["content-metadata", "data-source-entries", "data-source-templates", "data-sources", "users"]);
+  assert.ok(status.filter((s) => !selfStarting.includes(s.name)).every((s) => s.status === "PAUSED"));
   const users = status.find((s) => s.name === "users");
   assert.deepEqual(users.recordCount, { User: 4 });
   assert.equal(users.frequency, "every day");

@@ -14,7 +14,7 @@ use crate::{ApiVersion, Notion, NotionError};
 
 pub(crate) static CATALOGUE: SyncCatalogue = SyncCatalogue { syncs: &SYNCS, run };
 
-static SYNCS: [SyncSpec; 3] = [
+static SYNCS: [SyncSpec; 5] = [
     SyncSpec {
         name: "users",
         description: "Every person and bot of the workspace, as Nango's User model; users that leave are marked deleted.",
@@ -54,6 +54,32 @@ static SYNCS: [SyncSpec; 3] = [
             schema: entry_schema,
         }],
     },
+    SyncSpec {
+        name: "data-sources",
+        description: "Every data source shared with the connection, with its schema (API 2025-09-03 or later); what is no longer shared is marked deleted.",
+        frequency: "every hour",
+        auto_start: false,
+        track_deletes: true,
+        incremental: false,
+        endpoint: "/data-sources",
+        models: &[ModelSpec {
+            name: "DataSource",
+            schema: data_source_schema,
+        }],
+    },
+    SyncSpec {
+        name: "data-source-templates",
+        description: "The page templates of the data sources the connection's metadata names (`data_source_id`: one id or a list); removed templates are marked deleted.",
+        frequency: "every day",
+        auto_start: false,
+        track_deletes: true,
+        incremental: false,
+        endpoint: "/data-source-templates",
+        models: &[ModelSpec {
+            name: "DataSourceTemplate",
+            schema: template_schema,
+        }],
+    },
 ];
 
 fn run<'a>(
@@ -70,6 +96,8 @@ fn run<'a>(
             "users" => users(&notion, &call).await,
             "content-metadata" => content_metadata(&notion, &call).await,
             "data-source-entries" => data_source_entries(&notion, &call).await,
+            "data-sources" => data_sources(&notion, &call).await,
+            "data-source-templates" => data_source_templates(&notion, &call).await,
             other => Err(SyncError::Invalid(format!(
                 "Notion has no sync named `{other}`"
             ))),
@@ -378,6 +406,82 @@ async fn data_source_entries<T: ferry_provider::Transport>(
     Ok(())
 }
 
+async fn data_sources<T: ferry_provider::Transport>(
+    notion: &Notion<T>,
+    call: &SyncCall<'_>,
+) -> Result<(), SyncError> {
+    // Search shows data sources from 2025-09-03 on.
+    let notion = Notion::new(
+        notion.transport(),
+        notion.version().max(ApiVersion::V2025_09_03),
+    );
+    let body = json!({"filter": {"property": "object", "value": "data_source"}});
+    let mut pages = notion.search(body).resume_from(saved_cursor(call));
+    while let Some(page) = pages.next_page().await {
+        let records = page
+            .map_err(failed)?
+            .iter()
+            .filter_map(|object| match object {
+                Object::DataSource(source) => Some(data_source_record(source)),
+                _ => None,
+            })
+            .collect();
+        call.sink
+            .save("DataSource", records, checkpoint_at(pages.cursor()))
+            .await?;
+    }
+    Ok(())
+}
+
+fn data_source_record(source: &crate::types::DataSource) -> Value {
+    let other = |key: &str| source.other.get(key).cloned().unwrap_or(Value::Null);
+    let parent = |key: &str| source.parent.get(key).cloned().unwrap_or(Value::Null);
+    json!({
+        "id": source.id,
+        "title": plain_text(&source.title),
+        "description": other("description")
+            .as_array()
+            .map(|items| items.iter().filter_map(|t| t["plain_text"].as_str()).collect::<String>()),
+        "parent_database_id": parent("database_id"),
+        "parent_data_source_id": parent("data_source_id"),
+        "is_inline": other("is_inline"),
+        "in_trash": other("in_trash"),
+        "created_time": other("created_time"),
+        "last_edited_time": source.last_edited_time,
+        "created_by": other("created_by").get("id").cloned(),
+        "last_edited_by": other("last_edited_by").get("id").cloned(),
+        "url": other("url"),
+        "public_url": other("public_url"),
+        "properties": source.properties,
+    })
+}
+
+async fn data_source_templates<T: ferry_provider::Transport>(
+    notion: &Notion<T>,
+    call: &SyncCall<'_>,
+) -> Result<(), SyncError> {
+    let ids = data_source_ids(call.metadata)?;
+    let notion = Notion::new(
+        notion.transport(),
+        notion.version().max(ApiVersion::V2025_09_03),
+    );
+    // Few templates per data source: each data source's list is read whole, then saved.
+    for id in &ids {
+        let templates = notion
+            .data_source_templates(id)
+            .map_err(failed)?
+            .all()
+            .await
+            .map_err(failed)?;
+        let records = templates
+            .iter()
+            .map(|t| json!({"id": t.id, "name": t.name, "is_default": t.is_default, "data_source_id": id}))
+            .collect();
+        call.sink.save("DataSourceTemplate", records, None).await?;
+    }
+    Ok(())
+}
+
 fn entry_record(row: &crate::types::Page, data_source_id: &str) -> Value {
     let text = |key: &str| row.other.get(key).cloned().unwrap_or(Value::Null);
     json!({
@@ -409,6 +513,42 @@ fn entry_schema() -> Value {
             "is_archived": {"type": ["boolean", "null"]},
             "is_locked": {"type": ["boolean", "null"]},
             "properties": {"type": "object"}
+        }
+    })
+}
+
+fn data_source_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "title", "properties"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "parent_database_id": {"type": ["string", "null"]},
+            "parent_data_source_id": {"type": ["string", "null"]},
+            "is_inline": {"type": ["boolean", "null"]},
+            "in_trash": {"type": ["boolean", "null"]},
+            "created_time": {"type": ["string", "null"]},
+            "last_edited_time": {"type": "string"},
+            "created_by": {"type": ["string", "null"]},
+            "last_edited_by": {"type": ["string", "null"]},
+            "url": {"type": ["string", "null"]},
+            "public_url": {"type": ["string", "null"]},
+            "properties": {"type": "object"}
+        }
+    })
+}
+
+fn template_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "name", "is_default", "data_source_id"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "is_default": {"type": "boolean"},
+            "data_source_id": {"type": "string"}
         }
     })
 }

@@ -20,7 +20,8 @@ backend_tests!(
     a_dropped_run_is_taken_again_after_its_lease,
     sync_control_and_bad_input,
     fifty_callers_control_syncs_at_once,
-    data_source_entries_read_what_changed
+    data_source_entries_read_what_changed,
+    data_sources_and_their_templates
 );
 
 /// Runs every due sync to its end, as a worker would.
@@ -877,4 +878,76 @@ async fn data_source_entries_read_what_changed(backend: Backend) {
     let deleted = deleted["records"].as_array().unwrap();
     assert_eq!(deleted.len(), 1, "{deleted:?}");
     assert_eq!(deleted[0]["id"], edited.as_str());
+}
+
+/// `data-sources` keeps every data source search shows, with its schema; a data source that
+/// stops being shared is marked deleted. `data-source-templates` keeps the templates of the
+/// data sources the metadata names. Both wait to be started.
+async fn data_sources_and_their_templates(backend: Backend) {
+    let h = setup(backend).await;
+    let both = json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["data-sources", "data-source-templates"]});
+    let (status, body) = get(
+        &h,
+        "/sync/status?provider_config_key=notion&connection_id=acme&syncs=data-sources,data-source-templates",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["syncs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "PAUSED"),
+        "{body}"
+    );
+    let tasks = support::actions::find(&h, "data_source", "Tasks").await;
+    let tasks = tasks["id"].as_str().unwrap().to_string();
+    send(
+        &h,
+        Method::POST,
+        "/connections/metadata",
+        json!({"connection_id": "acme", "provider_config_key": "notion", "metadata": {"data_source_id": tasks}}),
+    )
+    .await;
+    send(&h, Method::POST, "/sync/pause", json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["users", "content-metadata"]})).await;
+    send(&h, Method::POST, "/sync/start", both).await;
+    assert_eq!(run_due(&h.engine).await, 2);
+
+    let sources = all_records(&h, "DataSource", "").await;
+    let searched: BTreeSet<String> = listed_ids(&h, "/proxy/v1/search")
+        .await
+        .into_iter()
+        .filter(|id| sources.iter().any(|s| s["id"] == id.as_str()))
+        .collect();
+    assert_eq!(ids(&sources), searched);
+    let task_source = sources.iter().find(|s| s["id"] == tasks.as_str()).unwrap();
+    assert_eq!(task_source["title"], "Tasks");
+    assert!(task_source["parent_database_id"].is_string());
+    assert!(
+        task_source["properties"]["Status"].is_object(),
+        "{task_source}"
+    );
+
+    let templates = all_records(&h, "DataSourceTemplate", "").await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0]["name"], "Bug report");
+    assert_eq!(templates[0]["data_source_id"], tasks.as_str());
+
+    // A data source no longer shared is marked deleted by the next run.
+    let gone = unshare_contacts(&h, &sources.iter().map(|s| json!({"title": s["title"], "object_type": "data_source", "parent_id": s["parent_database_id"]})).collect::<Vec<_>>()).await;
+    send(&h, Method::POST, "/sync/trigger", json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["data-sources"]})).await;
+    assert_eq!(run_due(&h.engine).await, 1);
+    let (_, deleted) = get(&h, "/records?model=DataSource&filter=deleted").await;
+    let deleted: BTreeSet<String> = deleted["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        deleted,
+        gone.into_iter()
+            .filter(|id| ids(&sources).contains(id))
+            .collect()
+    );
 }
