@@ -241,7 +241,7 @@ test("syncs and their records through @nangohq/node", async () => {
     const started = syncs.filter((s) => selfStarting.includes(s.name));
     return started.length === 2 && started.every((s) => s.status === "SUCCESS") ? syncs : null;
   });
-  assert.deepEqual(status.map((s) => s.name).sort(), ["content-metadata", "data-source-entries", "data-source-templates", "data-sources", "users"]);
+  assert.deepEqual(status.map((s) => s.name).sort(), ["content-metadata", "data-source-entries", "data-source-templates", "data-sources", "databases", "users"]);
   assert.ok(status.filter((s) => !selfStarting.includes(s.name)).every((s) => s.status === "PAUSED"));
   const users = status.find((s) => s.name === "users");
   assert.deepEqual(users.recordCount, { User: 4 });

@@ -14,7 +14,7 @@ use crate::{ApiVersion, Notion, NotionError};
 
 pub(crate) static CATALOGUE: SyncCatalogue = SyncCatalogue { syncs: &SYNCS, run };
 
-static SYNCS: [SyncSpec; 5] = [
+static SYNCS: [SyncSpec; 6] = [
     SyncSpec {
         name: "users",
         description: "Every person and bot of the workspace, as Nango's User model; users that leave are marked deleted.",
@@ -52,6 +52,19 @@ static SYNCS: [SyncSpec; 5] = [
         models: &[ModelSpec {
             name: "DataSourceEntry",
             schema: entry_schema,
+        }],
+    },
+    SyncSpec {
+        name: "databases",
+        description: "A record per row of every shared database's data sources, with the row's raw properties and what it belongs to (Nango's NotionCompleteDatabase). After the first run only rows edited since the last one are read; a full run (the first, after a reset, and once a day) marks deleted the rows it no longer finds.",
+        frequency: "every hour",
+        auto_start: false,
+        track_deletes: true,
+        incremental: true,
+        endpoint: "/databases",
+        models: &[ModelSpec {
+            name: "NotionCompleteDatabase",
+            schema: complete_database_schema,
         }],
     },
     SyncSpec {
@@ -97,6 +110,7 @@ fn run<'a>(
             "content-metadata" => content_metadata(&notion, &call).await,
             "data-source-entries" => data_source_entries(&notion, &call).await,
             "data-sources" => data_sources(&notion, &call).await,
+            "databases" => databases(&notion, &call).await,
             "data-source-templates" => data_source_templates(&notion, &call).await,
             other => Err(SyncError::Invalid(format!(
                 "Notion has no sync named `{other}`"
@@ -293,12 +307,68 @@ async fn data_source_entries<T: ferry_provider::Transport>(
     notion: &Notion<T>,
     call: &SyncCall<'_>,
 ) -> Result<(), SyncError> {
-    let ids = data_source_ids(call.metadata)?;
+    let sources: Vec<(String, Value)> = data_source_ids(call.metadata)?
+        .into_iter()
+        .map(|id| (id, Value::Null))
+        .collect();
     // Data sources are queried as such from 2025-09-03 on.
     let notion = Notion::new(
         notion.transport(),
         notion.version().max(ApiVersion::V2025_09_03),
     );
+    rows_since(&notion, call, &sources, "DataSourceEntry", |row, id, _| {
+        entry_record(row, id)
+    })
+    .await
+}
+
+/// `databases`: a record per row of every shared data source, with its raw properties and
+/// what the row belongs to (Nango's `NotionCompleteDatabase`), read like `data-source-entries`.
+async fn databases<T: ferry_provider::Transport>(
+    notion: &Notion<T>,
+    call: &SyncCall<'_>,
+) -> Result<(), SyncError> {
+    let notion = Notion::new(
+        notion.transport(),
+        notion.version().max(ApiVersion::V2025_09_03),
+    );
+    let body = json!({"filter": {"property": "object", "value": "data_source"}});
+    let mut sources = Vec::new();
+    let mut pages = notion.search(body);
+    while let Some(page) = pages.next_page().await {
+        for object in page.map_err(failed)? {
+            if let Object::DataSource(source) = object {
+                let meta = json!({
+                    "databaseId": source.parent.get("database_id"),
+                    "dataSourceId": source.id,
+                    "path": source.other.get("url"),
+                    "title": plain_text(&source.title),
+                    "last_modified": source.last_edited_time,
+                });
+                sources.push((source.id, meta));
+            }
+        }
+    }
+    rows_since(
+        &notion,
+        call,
+        &sources,
+        "NotionCompleteDatabase",
+        |row, _, meta| json!({"id": row.id, "row": row.properties, "meta": meta}),
+    )
+    .await
+}
+
+/// The rows of `sources` (data source id, what a record says of it), as `model` records made
+/// by `record`: on a full run all of them, on an incremental one those edited since the last
+/// run (with [`EDIT_OVERLAP`]), past Notion's 10,000-row cap, from the checkpoint on.
+async fn rows_since<T: ferry_provider::Transport>(
+    notion: &Notion<T>,
+    call: &SyncCall<'_>,
+    sources: &[(String, Value)],
+    model: &str,
+    record: impl Fn(&crate::types::Page, &str, &Value) -> Value,
+) -> Result<(), SyncError> {
     let since = match call.last_sync_date {
         None => None,
         Some(date) => Some(
@@ -317,7 +387,7 @@ async fn data_source_entries<T: ferry_provider::Transport>(
             since: since.clone(),
             ..EntriesCheckpoint::default()
         });
-    for id in &ids {
+    for (id, about) in sources {
         if at.done.contains(id) {
             continue;
         }
@@ -344,18 +414,14 @@ async fn data_source_entries<T: ferry_provider::Transport>(
             let mut read = 0;
             let mut last_edit: Option<String> = None;
             while let Some(page) = pages.next_page().await {
-                let records: Vec<Value> = page
-                    .map_err(failed)?
-                    .iter()
-                    .filter_map(|object| match object {
-                        Object::Page(row) => Some(entry_record(row, id)),
-                        _ => None,
-                    })
-                    .collect();
-                read += records.len();
-                if let Some(last) = records.last() {
-                    last_edit = last["last_edited_time"].as_str().map(str::to_string);
+                let mut records = Vec::new();
+                for object in page.map_err(failed)? {
+                    if let Object::Page(row) = object {
+                        last_edit = Some(row.last_edited_time.clone());
+                        records.push(record(&row, id, about));
+                    }
                 }
+                read += records.len();
                 active.cursor = pages.cursor().map(str::to_string);
                 let checkpoint = EntriesCheckpoint {
                     since: since.clone(),
@@ -363,11 +429,7 @@ async fn data_source_entries<T: ferry_provider::Transport>(
                     active: Some(active.clone()),
                 };
                 call.sink
-                    .save(
-                        "DataSourceEntry",
-                        records,
-                        serde_json::to_value(&checkpoint).ok(),
-                    )
+                    .save(model, records, serde_json::to_value(&checkpoint).ok())
                     .await?;
             }
             let capped = pages
@@ -396,11 +458,7 @@ async fn data_source_entries<T: ferry_provider::Transport>(
             active: None,
         };
         call.sink
-            .save(
-                "DataSourceEntry",
-                Vec::new(),
-                serde_json::to_value(&checkpoint).ok(),
-            )
+            .save(model, Vec::new(), serde_json::to_value(&checkpoint).ok())
             .await?;
     }
     Ok(())
@@ -513,6 +571,28 @@ fn entry_schema() -> Value {
             "is_archived": {"type": ["boolean", "null"]},
             "is_locked": {"type": ["boolean", "null"]},
             "properties": {"type": "object"}
+        }
+    })
+}
+
+fn complete_database_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "row", "meta"],
+        "properties": {
+            "id": {"type": "string"},
+            "row": {"type": "object"},
+            "meta": {
+                "type": "object",
+                "required": ["databaseId", "dataSourceId", "title", "last_modified"],
+                "properties": {
+                    "databaseId": {"type": ["string", "null"]},
+                    "dataSourceId": {"type": "string"},
+                    "path": {"type": ["string", "null"]},
+                    "title": {"type": "string"},
+                    "last_modified": {"type": "string"}
+                }
+            }
         }
     })
 }

@@ -21,7 +21,8 @@ backend_tests!(
     sync_control_and_bad_input,
     fifty_callers_control_syncs_at_once,
     data_source_entries_read_what_changed,
-    data_sources_and_their_templates
+    data_sources_and_their_templates,
+    databases_keep_every_row
 );
 
 /// Runs every due sync to its end, as a worker would.
@@ -950,4 +951,50 @@ async fn data_sources_and_their_templates(backend: Backend) {
             .filter(|id| ids(&sources).contains(id))
             .collect()
     );
+}
+
+/// `databases` keeps a record per row of every shared data source, with the row's properties
+/// and what it belongs to; a later run stores only the row a person edited.
+async fn databases_keep_every_row(backend: Backend) {
+    let h = setup(backend).await;
+    let databases =
+        json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["databases"]});
+    send(&h, Method::POST, "/sync/pause", json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["users", "content-metadata"]})).await;
+    send(&h, Method::POST, "/sync/start", databases.clone()).await;
+    assert_eq!(run_due(&h.engine).await, 1);
+    let status = status_of(&h, "databases").await;
+    assert_eq!(status["status"], "SUCCESS", "{status}");
+    let rows = all_records(&h, "NotionCompleteDatabase", "").await;
+    let tasks = support::actions::find(&h, "data_source", "Tasks").await;
+    let tasks = tasks["id"].as_str().unwrap().to_string();
+    let of_tasks: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["meta"]["dataSourceId"] == tasks.as_str())
+        .collect();
+    let expected = task_rows(&h, &tasks).await;
+    assert_eq!(
+        of_tasks
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect::<BTreeSet<_>>(),
+        expected
+    );
+    assert!(of_tasks.iter().all(|r| r["meta"]["title"] == "Tasks"
+        && r["row"]["Name"].is_object()
+        && r["meta"]["databaseId"].is_string()));
+    assert!(rows.len() > of_tasks.len(), "the other databases' rows too");
+
+    let edited = of_tasks[0]["id"].as_str().unwrap().to_string();
+    h.emulator_admin(
+        Method::PATCH,
+        &format!("/_emulator/people/a0000000-0000-4000-8000-000000000001/pages/{edited}"),
+        json!({"properties": {"Name": {"title": [{"text": {"content": "Edited for databases"}}]}}}),
+    )
+    .await;
+    send(&h, Method::POST, "/sync/trigger", databases).await;
+    assert_eq!(run_due(&h.engine).await, 1);
+    let (_, updated) = get(&h, "/records?model=NotionCompleteDatabase&filter=updated").await;
+    let updated = updated["records"].as_array().unwrap();
+    assert_eq!(updated.len(), 1, "{updated:?}");
+    assert_eq!(updated[0]["id"], edited.as_str());
 }
