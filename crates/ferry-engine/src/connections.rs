@@ -23,6 +23,7 @@ use crate::error::{EngineError, EngineResult, ErrorCode};
 use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
 use crate::integrations::{Integration, Integrations};
 use crate::logs::{Logs, OperationKind, OperationStatus};
+use crate::syncs::schedule::{BASE_VARIANT, new_schedule};
 use crate::tokens::{self, TOKEN_REQUEST_TIMEOUT, Tokens};
 use crate::webhooks::{Event, Trigger, Webhooks};
 
@@ -305,8 +306,9 @@ impl Connections {
         Ok((connection, input.credentials))
     }
 
-    /// Writes a connection, and the `auth` webhook that reports it in the same unit of work
-    /// (`creation`, or `override` when it replaces one with the same id).
+    /// Writes a connection with a schedule for each of its provider's syncs, and the `auth`
+    /// webhook that reports it (`creation`, or `override` when it replaces one with the same
+    /// id), in one unit of work.
     pub(crate) async fn write_connection(&self, row: &NewConnection) -> EngineResult<String> {
         let settings = self.webhooks.settings_for(&row.environment_id).await?;
         let environment = self
@@ -320,6 +322,10 @@ impl Connections {
             .as_ref()
             .map(|i| (i.unique_key.as_str().to_string(), i.provider.name))
             .unwrap_or_default();
+        let syncs = integration
+            .as_ref()
+            .and_then(|i| i.provider.syncs)
+            .map_or(&[][..], |c| c.syncs);
         let existed = self
             .store
             .connection(&row.environment_id, &key, &row.connection_id)
@@ -349,6 +355,18 @@ impl Connections {
         });
         let mut tx = self.store.begin().await?;
         let id = tx.upsert_connection(row).await?;
+        // The provider's syncs come with the connection (a connection made again keeps its).
+        for spec in syncs {
+            let schedule = new_schedule(
+                &row.environment_id,
+                &id,
+                &key,
+                &row.connection_id,
+                spec,
+                BASE_VARIANT,
+            );
+            tx.ensure_sync_schedule(&schedule).await?;
+        }
         let event = Event {
             environment: &row.environment_id,
             integration_key: &key,

@@ -165,6 +165,7 @@ impl Engine {
             webhooks.clone(),
         );
         let syncs = Syncs::new(store.clone(), client.clone(), webhooks.clone());
+        syncs.schedule_new_connections().await?;
         let generated = environments.ensure_configured_keys().await?;
         let engine = Engine {
             inner: Arc::new(Services {

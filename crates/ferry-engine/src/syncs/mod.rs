@@ -8,6 +8,7 @@
 
 mod records;
 mod run;
+pub(crate) mod schedule;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -27,15 +28,26 @@ pub use self::records::{
     MAX_RECORDS_PAGE, PruneRequest, RecordsPage, RecordsRequest, StoredRecord,
 };
 pub use self::run::{FULL_RUN_EVERY, RUN_TIMEOUT};
-
-/// The variant every schedule has; others are made with `POST /sync/{name}/variant/{variant}`.
-pub const BASE_VARIANT: &str = "base";
+pub use self::schedule::BASE_VARIANT;
+use self::schedule::new_schedule;
 
 /// A sync named by a request, with its variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncRef {
     pub name: String,
     pub variant: String,
+}
+
+/// The schedules a control request names, with the integration's syncs.
+struct Targets {
+    catalogue: Option<&'static ferry_provider::SyncCatalogue>,
+    schedules: Vec<SyncScheduleRecord>,
+}
+
+impl Targets {
+    fn spec(&self, name: &str) -> Option<&'static SyncSpec> {
+        self.catalogue?.syncs.iter().find(|s| s.name == name)
+    }
 }
 
 /// What `GET /sync/status` shows of one schedule.
@@ -75,8 +87,9 @@ impl Syncs {
         }
     }
 
-    /// Gives every connection whose provider has syncs a schedule for each: the first unit
-    /// of every worker round, so a new connection's syncs start without waiting.
+    /// Gives every connection whose provider has syncs a schedule for each it lacks. A
+    /// connection gets its schedules when it is written; this catches up the connections an
+    /// older Ferry made, once at start.
     pub async fn schedule_new_connections(&self) -> EngineResult<usize> {
         let mut made = 0;
         for provider in crate::catalogue::catalogue() {
@@ -137,16 +150,15 @@ impl Syncs {
     }
 
     /// The schedules a control request names: of one connection or all, of the named syncs
-    /// (`[]` for every one). A name the provider lacks, or a variant not made, is an error
-    /// that lists what exists.
+    /// (`[]` for every one), with the integration's syncs. A name the provider lacks, or a
+    /// variant not made, is an error that lists what exists.
     async fn targets(
         &self,
         environment: &EnvironmentId,
         key: &IntegrationKey,
         connection: Option<&ConnectionId>,
         syncs: &[SyncRef],
-    ) -> EngineResult<Vec<SyncScheduleRecord>> {
-        self.schedule_new_connections().await?;
+    ) -> EngineResult<Targets> {
         let catalogue = self.catalogue_of(environment, key).await?;
         let known: Vec<&str> = catalogue
             .map(|c| c.syncs.iter().map(|s| s.name).collect())
@@ -212,7 +224,10 @@ impl Syncs {
                 ));
             }
         }
-        Ok(chosen)
+        Ok(Targets {
+            catalogue,
+            schedules: chosen,
+        })
     }
 
     /// `POST /sync/trigger`: the named schedules run now; `reset` makes the run full (last
@@ -227,16 +242,10 @@ impl Syncs {
         empty_cache: bool,
     ) -> EngineResult<()> {
         let targets = self.targets(environment, key, connection, syncs).await?;
-        let mut specs = HashMap::new();
-        for schedule in &targets {
-            if let Some((spec, _)) = self.spec_of(environment, key, &schedule.sync_name).await? {
-                specs.insert(schedule.sync_name.clone(), spec);
-            }
-        }
         let now = ts(Utc::now());
         let mut tx = self.store.begin().await?;
-        for schedule in targets {
-            if empty_cache && let Some(spec) = specs.get(&schedule.sync_name) {
+        for schedule in &targets.schedules {
+            if empty_cache && let Some(spec) = targets.spec(&schedule.sync_name) {
                 for model in spec.models {
                     tx.empty_records(
                         &schedule.connection_row,
@@ -259,7 +268,7 @@ impl Syncs {
                 } else {
                     schedule.last_sync_date.clone()
                 },
-                ..schedule
+                ..schedule.clone()
             };
             tx.control_sync_schedule(&update).await?;
         }
@@ -279,7 +288,7 @@ impl Syncs {
         let targets = self.targets(environment, key, connection, syncs).await?;
         let now = ts(Utc::now());
         let mut tx = self.store.begin().await?;
-        for schedule in targets {
+        for schedule in targets.schedules {
             let update = SyncScheduleRecord {
                 paused,
                 next_run_at: if paused {
@@ -317,14 +326,14 @@ impl Syncs {
                 std::slice::from_ref(sync),
             )
             .await?;
-        let Some((spec, _)) = self.spec_of(environment, key, &sync.name).await? else {
+        let Some(spec) = targets.spec(&sync.name) else {
             return Err(EngineError::new(
                 ErrorCode::UnknownSync,
                 format!("no sync `{}`", sync.name),
             ));
         };
         let mut tx = self.store.begin().await?;
-        for schedule in targets {
+        for schedule in targets.schedules {
             let update = SyncScheduleRecord {
                 frequency: frequency.map(str::to_string),
                 ..schedule
@@ -357,20 +366,20 @@ impl Syncs {
                 std::slice::from_ref(&base),
             )
             .await?;
-        let Some((spec, _)) = self.spec_of(environment, key, name).await? else {
+        let Some(spec) = targets.spec(name) else {
             return Err(EngineError::new(
                 ErrorCode::UnknownSync,
                 format!("no sync `{name}`"),
             ));
         };
         let mut tx = self.store.begin().await?;
-        for base in targets {
+        for base in targets.schedules {
             let schedule = new_schedule(
                 &base.environment_id,
                 &base.connection_row,
                 &base.integration_key,
                 &base.connection_id,
-                &spec,
+                spec,
                 variant,
             );
             tx.ensure_sync_schedule(&schedule).await?;
@@ -400,10 +409,10 @@ impl Syncs {
                 std::slice::from_ref(&sync),
             )
             .await?;
-        let spec = self.spec_of(environment, key, name).await?;
+        let spec = targets.spec(name);
         let mut tx = self.store.begin().await?;
-        for schedule in targets {
-            if let Some((spec, _)) = &spec {
+        for schedule in targets.schedules {
+            if let Some(spec) = spec {
                 for model in spec.models {
                     tx.empty_records(&schedule.connection_row, &model_key(model.name, variant))
                         .await?;
@@ -427,14 +436,14 @@ impl Syncs {
         let now = ts(Utc::now());
         let mut counts: HashMap<String, Vec<(String, i64)>> = HashMap::new();
         let mut out = Vec::new();
-        for schedule in targets {
+        for schedule in &targets.schedules {
             if !counts.contains_key(&schedule.connection_row) {
                 let found = self.store.record_counts(&schedule.connection_row).await?;
                 counts.insert(schedule.connection_row.clone(), found);
             }
-            let spec = self.spec_of(environment, key, &schedule.sync_name).await?;
+            let spec = targets.spec(&schedule.sync_name);
             let models: Vec<String> = spec
-                .map(|(s, _)| {
+                .map(|s| {
                     s.models
                         .iter()
                         .map(|m| model_key(m.name, &schedule.variant))
@@ -464,7 +473,7 @@ impl Syncs {
             let frequency = schedule
                 .frequency
                 .clone()
-                .or_else(|| spec.map(|(s, _)| s.frequency.to_string()))
+                .or_else(|| spec.map(|s| s.frequency.to_string()))
                 .unwrap_or_default();
             out.push(SyncStatus {
                 id: schedule.id.clone(),
@@ -472,7 +481,7 @@ impl Syncs {
                 name: schedule.sync_name.clone(),
                 variant: schedule.variant.clone(),
                 status,
-                kind: if schedule.full_run || spec.is_some_and(|(s, _)| !s.incremental) {
+                kind: if schedule.full_run || spec.is_some_and(|s| !s.incremental) {
                     "FULL"
                 } else {
                     "INCREMENTAL"
@@ -496,32 +505,6 @@ impl Syncs {
             });
         }
         Ok(out)
-    }
-}
-
-/// A new schedule: due now, full, paused unless the sync starts by itself.
-fn new_schedule(
-    environment: &str,
-    connection_row: &str,
-    key: &str,
-    connection: &str,
-    spec: &SyncSpec,
-    variant: &str,
-) -> SyncScheduleRecord {
-    let now = ts(Utc::now());
-    SyncScheduleRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        environment_id: environment.to_string(),
-        connection_row: connection_row.to_string(),
-        integration_key: key.to_string(),
-        connection_id: connection.to_string(),
-        sync_name: spec.name.to_string(),
-        variant: variant.to_string(),
-        paused: !spec.auto_start,
-        next_run_at: now.clone(),
-        full_run: true,
-        created_at: now,
-        ..SyncScheduleRecord::default()
     }
 }
 

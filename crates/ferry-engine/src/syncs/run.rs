@@ -32,7 +32,6 @@ impl Syncs {
     /// Runs the schedule due first, if any: one unit of a worker, which tests call directly.
     /// Returns whether there was one.
     pub async fn run_next(&self) -> EngineResult<bool> {
-        self.schedule_new_connections().await?;
         let started = Utc::now();
         let lease_until = started + chrono::Duration::from_std(LEASE).expect("a short lease");
         let mut tx = self.store.begin().await?;

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod actions;
+pub mod syncs;
 
 use ferry_engine::environments::Environment;
 use ferry_engine::{Cipher, Engine, Settings};
