@@ -233,6 +233,7 @@ impl ProviderClient {
         http: HttpClient,
         connections: Connections,
         integrations: Integrations,
+        pacers: Pacers,
         log_body_limit: usize,
         logs: Logs,
     ) -> ProviderClient {
@@ -240,7 +241,7 @@ impl ProviderClient {
             http,
             connections,
             integrations,
-            pacers: Arc::default(),
+            pacers: Arc::new(pacers),
             log_body_limit,
             logs,
         }
@@ -374,7 +375,8 @@ impl ProviderClient {
             if rate_limited {
                 connection
                     .pacer
-                    .hold(wait.unwrap_or(Duration::from_secs(1)));
+                    .hold(wait.unwrap_or(Duration::from_secs(1)))
+                    .await;
             }
             let retry = can_resend
                 && ((rate_limited && attempt <= call.retries.max(RATE_LIMIT_RETRIES))

@@ -148,6 +148,7 @@ impl Engine {
             client::http_client()?,
             connections.clone(),
             integrations.clone(),
+            pacer::Pacers::on(&store),
             settings.log_body_limit,
             logs.clone(),
         );

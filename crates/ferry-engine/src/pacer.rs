@@ -1,6 +1,11 @@
 //! Per-connection pacing: all traffic to one connection goes through one pacer, so a burst of
 //! calls is smoothed to the provider's rate instead of bounced as 429s. A 429 or 529 with
 //! `Retry-After` holds the connection's pacer closed for that long.
+//!
+//! When the store is shared by several processes (PostgreSQL), the budget is kept in it: a
+//! pacer reserves its connection's next calls there (a few at a time at high rates, one at a
+//! time at Notion's), so the processes together keep the rate. Otherwise, or when the store
+//! cannot answer, the process paces alone with a token bucket.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -10,9 +15,14 @@ use governor::clock::QuantaClock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::cache::HOT_ENTRIES;
+use crate::storage;
 
 /// The longest wait a `Retry-After` can impose.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// How much of the rate one reservation in the shared store covers: fewer round trips at
+/// high rates, while a process never holds more than a tenth of a second of the budget.
+const RESERVED_AHEAD: Duration = Duration::from_millis(100);
 
 /// One connection's pacer.
 pub struct Pacer {
@@ -20,47 +30,180 @@ pub struct Pacer {
     held_until: Mutex<Option<Instant>>,
     rate: f64,
     burst: u32,
+    shared: Option<SharedPace>,
+}
+
+/// The connection's budget in the shared store, and the calls this process reserved from it.
+struct SharedPace {
+    store: storage::Store,
+    connection_row: String,
+    interval_us: i64,
+    tolerance_us: i64,
+    per_reservation: u32,
+    reserved: Mutex<Option<Reserved>>,
+    /// One reservation at a time per pacer; the others wait for its slots.
+    reserving: tokio::sync::Mutex<()>,
+}
+
+/// Calls reserved together: call `i` may go at `at + max(0, first_in_us + i × interval)`.
+struct Reserved {
+    at: Instant,
+    first_in_us: i64,
+    next: u32,
+    count: u32,
+}
+
+impl Reserved {
+    /// The next reserved call's time. A call not taken within one interval of its time is
+    /// given up: taken late, calls would bunch up beyond the burst.
+    fn take(&mut self, now: Instant, interval_us: i64) -> Option<Instant> {
+        while self.next < self.count {
+            let offset = self
+                .first_in_us
+                .saturating_add(i64::from(self.next).saturating_mul(interval_us))
+                .max(0);
+            self.next += 1;
+            let due = self.at + Duration::from_micros(offset as u64);
+            if due + Duration::from_micros(interval_us as u64) >= now {
+                return Some(due);
+            }
+        }
+        None
+    }
+
+    fn left(&self) -> bool {
+        self.next < self.count
+    }
+}
+
+impl SharedPace {
+    /// Waits for a call reserved in the shared store; `false` when the store could not be
+    /// asked (the caller then paces in this process).
+    async fn acquire(&self) -> bool {
+        loop {
+            let due = lock(&self.reserved)
+                .as_mut()
+                .and_then(|r| r.take(Instant::now(), self.interval_us));
+            if let Some(due) = due {
+                tokio::time::sleep_until(due.into()).await;
+                return true;
+            }
+            let _reserving = self.reserving.lock().await;
+            if lock(&self.reserved).as_ref().is_some_and(Reserved::left) {
+                continue;
+            }
+            match self
+                .store
+                .reserve_pace(
+                    &self.connection_row,
+                    self.per_reservation,
+                    self.interval_us,
+                    self.tolerance_us,
+                )
+                .await
+            {
+                Ok(first_in_us) => {
+                    *lock(&self.reserved) = Some(Reserved {
+                        at: Instant::now(),
+                        first_in_us,
+                        next: 0,
+                        count: self.per_reservation,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the shared pacing state could not be read; pacing in this process alone");
+                    return false;
+                }
+            }
+        }
+    }
+
+    async fn hold(&self, wait: Duration) {
+        // Calls reserved before the provider said to wait are given up.
+        *lock(&self.reserved) = None;
+        let wait_us = i64::try_from(wait.as_micros()).unwrap_or(i64::MAX);
+        if let Err(e) = self
+            .store
+            .hold_pace(&self.connection_row, wait_us, self.tolerance_us)
+            .await
+        {
+            tracing::warn!(error = %e, "the shared pacing state could not be held closed");
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Pacer {
     #[cfg(test)]
     fn new(rate: f64, burst: u32) -> Pacer {
-        Pacer::with_clock(rate, burst, QuantaClock::default())
+        Pacer::with_clock(rate, burst, QuantaClock::default(), None)
     }
 
     /// A pacer on a shared clock: making a clock reads the CPU's features, which costs more
-    /// than the rest of a pacer (it showed in profiles over 10,000 connections).
-    fn with_clock(rate: f64, burst: u32, clock: QuantaClock) -> Pacer {
+    /// than the rest of a pacer (it showed in profiles over 10,000 connections). With `shared`
+    /// (the store and the connection's row) the budget is kept in the store.
+    fn with_clock(
+        rate: f64,
+        burst: u32,
+        clock: QuantaClock,
+        shared: Option<(storage::Store, &str)>,
+    ) -> Pacer {
         let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
         let burst_nz = NonZeroU32::new(burst.max(1)).expect("burst is at least 1");
         let quota = Quota::with_period(period)
             .expect("the period is positive")
             .allow_burst(burst_nz);
+        let interval_us = (period.as_micros() as i64).max(1);
+        let shared = shared.map(|(store, connection_row)| SharedPace {
+            store,
+            connection_row: connection_row.to_string(),
+            interval_us,
+            tolerance_us: interval_us.saturating_mul(i64::from(burst.max(1) - 1)),
+            per_reservation: ((rate * RESERVED_AHEAD.as_secs_f64()) as u32).clamp(1, burst.max(1)),
+            reserved: Mutex::new(None),
+            reserving: tokio::sync::Mutex::new(()),
+        });
         Pacer {
             limiter: RateLimiter::direct_with_clock(quota, clock),
             held_until: Mutex::new(None),
             rate,
             burst,
+            shared,
         }
     }
 
     /// Waits for this connection's turn; returns how long it waited.
     pub async fn acquire(&self) -> Duration {
         let started = Instant::now();
-        let held = *self.held_until.lock().unwrap_or_else(|e| e.into_inner());
+        let held = *lock(&self.held_until);
         if let Some(until) = held {
             tokio::time::sleep_until(until.into()).await;
         }
-        self.limiter.until_ready().await;
+        let shared = match &self.shared {
+            Some(shared) => shared.acquire().await,
+            None => false,
+        };
+        if !shared {
+            self.limiter.until_ready().await;
+        }
         started.elapsed()
     }
 
-    /// Holds the pacer closed for `wait` (the provider said to back off).
-    pub fn hold(&self, wait: Duration) {
+    /// Holds the pacer closed for `wait` (the provider said to back off), in every process
+    /// when the pace is shared.
+    pub async fn hold(&self, wait: Duration) {
         let until = Instant::now() + wait;
-        let mut held = self.held_until.lock().unwrap_or_else(|e| e.into_inner());
-        if held.is_none_or(|h| h < until) {
-            *held = Some(until);
+        {
+            let mut held = lock(&self.held_until);
+            if held.is_none_or(|h| h < until) {
+                *held = Some(until);
+            }
+        }
+        if let Some(shared) = &self.shared {
+            shared.hold(wait).await;
         }
     }
 }
@@ -72,6 +215,8 @@ impl Pacer {
 pub struct Pacers {
     pacers: moka::sync::Cache<String, Arc<Pacer>>,
     clock: QuantaClock,
+    /// The store keeping the budget, when it is shared by several processes.
+    shared_store: Option<storage::Store>,
 }
 
 impl Default for Pacers {
@@ -82,6 +227,7 @@ impl Default for Pacers {
                 .expire_after(DroppedWhenRefilled)
                 .build(),
             clock: QuantaClock::default(),
+            shared_store: None,
         }
     }
 }
@@ -126,15 +272,28 @@ impl moka::Expiry<String, Arc<Pacer>> for DroppedWhenRefilled {
 }
 
 impl Pacers {
+    /// Pacers keeping their budget in `store` when it is shared by several processes.
+    pub fn on(store: &storage::Store) -> Pacers {
+        Pacers {
+            shared_store: store.shares_pacing().then(|| store.clone()),
+            ..Pacers::default()
+        }
+    }
+
     pub fn for_connection(&self, connection_row_id: &str, rate: f64, burst: u32) -> Arc<Pacer> {
-        let pacer = self.pacers.get_with_by_ref(connection_row_id, || {
-            Arc::new(Pacer::with_clock(rate, burst, self.clock.clone()))
-        });
+        let make = || {
+            let shared = self
+                .shared_store
+                .clone()
+                .map(|store| (store, connection_row_id));
+            Arc::new(Pacer::with_clock(rate, burst, self.clock.clone(), shared))
+        };
+        let pacer = self.pacers.get_with_by_ref(connection_row_id, make);
         if pacer.rate == rate && pacer.burst == burst {
             return pacer;
         }
         // A changed integration setting takes effect on the next call.
-        let changed = Arc::new(Pacer::with_clock(rate, burst, self.clock.clone()));
+        let changed = make();
         self.pacers
             .insert(connection_row_id.to_string(), changed.clone());
         changed
@@ -172,10 +331,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn reserved_calls_follow_the_burst_then_the_interval_and_late_ones_are_given_up() {
+        let at = Instant::now();
+        // The store said the first two may go at once (the burst) and the rest 1 ms apart.
+        let mut reserved = Reserved {
+            at,
+            first_in_us: -1_000,
+            next: 0,
+            count: 4,
+        };
+        assert_eq!(reserved.take(at, 1_000), Some(at));
+        assert_eq!(reserved.take(at, 1_000), Some(at));
+        assert_eq!(
+            reserved.take(at, 1_000),
+            Some(at + Duration::from_millis(1))
+        );
+        // Taken more than an interval after its time, the last one is given up.
+        assert_eq!(reserved.take(at + Duration::from_millis(5), 1_000), None);
+        assert!(!reserved.left());
+    }
+
     #[tokio::test]
     async fn hold_closes_the_pacer() {
         let pacer = Pacer::new(1000.0, 10);
-        pacer.hold(Duration::from_millis(120));
+        pacer.hold(Duration::from_millis(120)).await;
         let waited = pacer.acquire().await;
         assert!(waited >= Duration::from_millis(110), "{waited:?}");
     }

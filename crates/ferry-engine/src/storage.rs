@@ -477,6 +477,26 @@ pub trait Storage: Send + Sync + 'static {
         environment_id: &str,
         filter: &OperationFilter,
     ) -> StorageResult<Vec<OperationRecord>>;
+
+    /// Whether pacing is kept in the store and shared by every process on it (PostgreSQL);
+    /// otherwise each process paces alone.
+    fn shares_pacing(&self) -> bool;
+    /// Reserves `slots` calls `interval_us` apart on a connection whose burst tolerance is
+    /// `tolerance_us`; answers in how many microseconds the first may go (negative: at once).
+    async fn reserve_pace(
+        &self,
+        connection_row: &str,
+        slots: u32,
+        interval_us: i64,
+        tolerance_us: i64,
+    ) -> StorageResult<i64>;
+    /// Holds a connection closed for `wait_us` in every process.
+    async fn hold_pace(
+        &self,
+        connection_row: &str,
+        wait_us: i64,
+        tolerance_us: i64,
+    ) -> StorageResult<()>;
 }
 
 /// A unit of work: every write in it commits together, or none does.

@@ -29,6 +29,26 @@ impl Storage for Store {
     async fn watch_changes(&self) -> StorageResult<Box<dyn ChangeFeed>> {
         Ok(Store::watch_changes(self).await?)
     }
+    fn shares_pacing(&self) -> bool {
+        Store::shares_pacing(self)
+    }
+    async fn reserve_pace(
+        &self,
+        connection_row: &str,
+        slots: u32,
+        interval_us: i64,
+        tolerance_us: i64,
+    ) -> StorageResult<i64> {
+        Ok(Store::reserve_pace(self, connection_row, slots, interval_us, tolerance_us).await?)
+    }
+    async fn hold_pace(
+        &self,
+        connection_row: &str,
+        wait_us: i64,
+        tolerance_us: i64,
+    ) -> StorageResult<()> {
+        Ok(Store::hold_pace(self, connection_row, wait_us, tolerance_us).await?)
+    }
     async fn environment_by_name(&self, name: &str) -> StorageResult<Option<EnvironmentRecord>> {
         Ok(Store::environment_by_name(self, name).await?)
     }

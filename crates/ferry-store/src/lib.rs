@@ -16,6 +16,7 @@ pub mod connections;
 pub mod environments;
 pub mod integrations;
 pub mod operations;
+mod pacing;
 pub mod sessions;
 pub mod syncs;
 pub mod webhooks;
@@ -162,6 +163,7 @@ impl Store {
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
         backfill::run(self).await?;
+        pacing::install(self).await?;
         changes::install(self).await
     }
 

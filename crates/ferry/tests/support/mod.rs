@@ -150,6 +150,13 @@ pub struct Harness {
     pub db: TestDatabase,
 }
 
+/// Another server on the harness's database; stops when dropped.
+pub struct SecondServer {
+    pub engine: Engine,
+    pub base: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
 impl Drop for Harness {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -241,6 +248,26 @@ impl Harness {
             ferry_engine::settings::ExposeSecret::expose_secret(&key),
         )
         .await
+    }
+
+    /// A second engine on the same database, served on its own port: a second `ferry serve`.
+    pub async fn second_server(&self) -> SecondServer {
+        let engine = self.second_engine().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let served = engine.clone();
+        tokio::spawn(async move {
+            let _ = ferry_api::serve(listener, served, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        SecondServer {
+            engine,
+            base,
+            _stop: stop,
+        }
     }
 
     /// Runs `sql` (no parameters) on the test's database and returns the first column of
