@@ -1,7 +1,7 @@
 //! Syncs on both backends, against the emulator: the first run and change tracking in
 //! `GET /records`, deletions and un-sharing found by full runs, a failed run that deletes
-//! nothing and is resumed from its checkpoint, a run dropped mid-way (as when its process
-//! dies) taken again by another engine once its lease is over, the control routes, every bad
+//! nothing and is resumed from its checkpoint, a run whose `ferry serve` process is killed
+//! mid-way taken again by another process once its lease is over, the control routes, every bad
 //! input, and 50 callers controlling syncs at once.
 
 mod support;
@@ -20,7 +20,7 @@ use support::{Backend, Harness, KEY, at_once};
 backend_tests!(
     records_follow_the_workspace,
     a_failed_run_deletes_nothing_and_resumes,
-    a_dropped_run_is_taken_again_after_its_lease,
+    a_killed_process_run_is_taken_again_after_its_lease,
     sync_control_and_bad_input,
     fifty_callers_control_syncs_at_once
 );
@@ -241,10 +241,10 @@ async fn a_failed_run_deletes_nothing_and_resumes(backend: Backend) {
     assert_eq!(deleted, gone);
 }
 
-/// A run dropped after its first page (its process "dies": nothing more is written) holds
-/// its schedule until the lease is over; then another engine takes it, resumes from the
-/// checkpoint, and the records come out whole, each once.
-async fn a_dropped_run_is_taken_again_after_its_lease(backend: Backend) {
+/// A run whose process is killed after its first page (a real `ferry serve`, sent SIGKILL)
+/// holds its schedule until the lease is over; then another process takes it, resumes from
+/// the checkpoint, and the records come out whole, each once.
+async fn a_killed_process_run_is_taken_again_after_its_lease(backend: Backend) {
     let h = setup(backend).await;
     add_rows(&h, 150).await;
     // Only content-metadata runs here.
@@ -258,13 +258,22 @@ async fn a_dropped_run_is_taken_again_after_its_lease(backend: Backend) {
     h.emulator_admin(
         Method::POST,
         "/_emulator/faults",
-        json!({"method": "POST", "path": "/v1/search", "delay_ms": 30000, "after": 1, "count": 1}),
+        json!({"method": "POST", "path": "/v1/search", "delay_ms": 60000, "after": 1, "count": 1}),
     )
     .await;
-    let dropped = tokio::time::timeout(Duration::from_secs(3), h.engine.syncs().run_next()).await;
-    assert!(dropped.is_err(), "the run waits on its slow second page");
-    let stored = all_records(&h, "ContentMetadata", "").await;
-    assert_eq!(stored.len(), 100, "the first page is stored");
+    let mut server = spawn_ferry_serve(&h);
+    // The process's sync worker stores the first page, then waits on the slow second one.
+    let mut stored = 0;
+    for _ in 0..300 {
+        stored = all_records(&h, "ContentMetadata", "").await.len();
+        if stored > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored, 100, "the first page is stored");
+    server.kill().unwrap();
+    server.wait().unwrap();
     let second = h.second_engine().await;
     assert_eq!(run_due(&second).await, 0, "the lease still holds");
     let status = status_of(&h, "content-metadata").await;
@@ -288,6 +297,38 @@ async fn a_dropped_run_is_taken_again_after_its_lease(backend: Backend) {
     );
     let status = status_of(&h, "content-metadata").await;
     assert_eq!(status["status"], "SUCCESS", "{status}");
+}
+
+/// `ferry serve` as a separate process on the harness's database and emulator, its workers
+/// running; returned once it listens.
+fn spawn_ferry_serve(h: &Harness) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    let settings = h.engine.settings();
+    let key = settings.encryption_key.clone().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("serve")
+        .env("FERRY_LISTEN", "127.0.0.1:0")
+        .env("FERRY_DATABASE_URL", &h.db.url)
+        .env("FERRY_NOTION_BASE_URL", h.emulator.base_url())
+        .env("FERRY_SECRET_KEY", KEY)
+        .env(
+            "FERRY_ENCRYPTION_KEY",
+            ferry_engine::settings::ExposeSecret::expose_secret(&key),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the ferry binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("a ready line").unwrap();
+        if line.starts_with("ferry listening on ") {
+            break;
+        }
+    }
+    // Keep reading its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
 }
 
 /// Pause, start, frequency, variants, reset with an emptied cache, and every bad input,
