@@ -57,6 +57,24 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The placeholder for a JSON value bound as text: PostgreSQL keeps it as `jsonb`.
+    pub(crate) fn json_param(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "?",
+            Backend::Postgres => "?::jsonb",
+        }
+    }
+
+    /// A JSON column as a select-list item read back as text.
+    pub(crate) fn json_as_text(self, column: &str) -> String {
+        match self {
+            Backend::Sqlite => column.to_string(),
+            Backend::Postgres => format!("{column}::text AS {column}"),
+        }
+    }
+}
+
 /// A pool on the configured database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -162,6 +180,7 @@ impl Store {
     /// change feed's triggers.
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
+        syncs::keep_records_as_jsonb(self).await?;
         backfill::run(self).await?;
         pacing::install(self).await?;
         changes::install(self).await

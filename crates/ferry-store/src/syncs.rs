@@ -1,5 +1,7 @@
 //! Sync schedules (leased runs, checkpoints, deletion markers) and the records syncs keep,
-//! with change detection by content hash: an unchanged record is only marked as seen.
+//! with change detection by content hash: an unchanged record is only marked as seen. On
+//! PostgreSQL a record's body is `jsonb` (the portable migration makes it TEXT; it is
+//! changed after the migrations), bound as text with a cast and read back as text.
 
 use std::collections::HashMap;
 
@@ -12,6 +14,27 @@ use ferry_engine::storage::{
 use crate::{Backend, Store, StoreResult, Tx};
 
 const SCHEDULE_COLUMNS: &str = "id, environment_id, connection_row, integration_key, connection_id, sync_name, variant, paused, frequency, next_run_at, full_run, running_until, runs, checkpoint, deletes_from, last_sync_date, last_full_at, last_status, last_result, last_error, finished_at, created_at";
+
+/// Makes `records.data` a `jsonb` column on PostgreSQL, once (a pruned record's emptied
+/// body, `''` before, becomes `{}`).
+pub(crate) async fn keep_records_as_jsonb(store: &Store) -> StoreResult<()> {
+    if store.backend() != Backend::Postgres {
+        return Ok(());
+    }
+    sqlx::query(
+        "DO $$ BEGIN
+            IF (SELECT data_type FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = 'records'
+                  AND column_name = 'data') = 'text' THEN
+                UPDATE records SET data = '{}' WHERE data = '';
+                ALTER TABLE records ALTER COLUMN data TYPE jsonb USING data::jsonb;
+            END IF;
+        END $$",
+    )
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
 
 /// How many ids one `IN (…)` list holds.
 const IN_CHUNK: usize = 500;
@@ -87,9 +110,10 @@ impl Store {
     }
 
     pub async fn records(&self, query: &RecordQuery) -> StoreResult<Vec<RecordRow>> {
-        let mut sql = String::from(
-            "SELECT external_id, data, first_seen_at, updated_at, deleted_at, pruned_at, last_action \
+        let mut sql = format!(
+            "SELECT external_id, {}, first_seen_at, updated_at, deleted_at, pruned_at, last_action \
              FROM records WHERE connection_row = ? AND model = ?",
+            self.backend.json_as_text("data"),
         );
         if query.modified_after.is_some() {
             sql.push_str(" AND updated_at >= ?");
@@ -309,10 +333,11 @@ impl Tx {
         for record in records {
             match stored.get(&record.external_id) {
                 None => {
-                    let sql = self.sql(
+                    let sql = self.sql(&format!(
                         "INSERT INTO records (connection_row, model, external_id, data, data_hash, first_seen_at, updated_at, last_action, seen_run, sync_name) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, 'ADDED', ?, ?)",
-                    );
+                         VALUES (?, ?, ?, {}, ?, ?, ?, 'ADDED', ?, ?)",
+                        self.backend.json_param()
+                    ));
                     sqlx::query(sql)
                         .bind(connection_row)
                         .bind(model)
@@ -328,10 +353,11 @@ impl Tx {
                     counts.added += 1;
                 }
                 Some((hash, deleted)) if *deleted || *hash != record.data_hash => {
-                    let sql = self.sql(
-                        "UPDATE records SET data = ?, data_hash = ?, updated_at = ?, deleted_at = NULL, pruned_at = NULL, \
+                    let sql = self.sql(&format!(
+                        "UPDATE records SET data = {}, data_hash = ?, updated_at = ?, deleted_at = NULL, pruned_at = NULL, \
                          last_action = 'UPDATED', seen_run = ? WHERE connection_row = ? AND model = ? AND external_id = ?",
-                    );
+                        self.backend.json_param()
+                    ));
                     sqlx::query(sql)
                         .bind(&record.data)
                         .bind(&record.data_hash)
@@ -396,7 +422,7 @@ impl Tx {
         const UNPRUNED_UNTIL: &str = "connection_row = ? AND model = ? AND pruned_at IS NULL \
              AND (updated_at < ? OR (updated_at = ? AND external_id <= ?))";
         let sql = self.sql(&format!(
-            "UPDATE records SET data = '', data_hash = '', pruned_at = ? WHERE connection_row = ? AND model = ? \
+            "UPDATE records SET data = '{{}}', data_hash = '', pruned_at = ? WHERE connection_row = ? AND model = ? \
              AND external_id IN (SELECT external_id FROM records WHERE {UNPRUNED_UNTIL} \
              ORDER BY updated_at, external_id LIMIT ?)"
         ));

@@ -30,6 +30,13 @@ backend_tests!(
 /// metadata, cursors and filters as Nango gives them.
 async fn records_follow_the_workspace(backend: Backend) {
     let h = setup(backend).await;
+    if backend == Backend::Postgres {
+        // PostgreSQL keeps record bodies as `jsonb`.
+        let column = h
+            .db_texts("SELECT data_type::text FROM information_schema.columns WHERE table_name = 'records' AND column_name = 'data'")
+            .await;
+        assert_eq!(column, ["jsonb"]);
+    }
     assert_eq!(
         run_due(&h.engine).await,
         2,

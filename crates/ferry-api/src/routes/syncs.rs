@@ -490,14 +490,15 @@ fn records_body(page: &RecordsPage) -> String {
         });
         out.push_str("{\"_nango_metadata\":");
         out.push_str(&metadata.to_string());
-        // The stored text is `{…}` as serde_json wrote it; a pruned record keeps its id.
+        // The stored text is a JSON object's; a pruned record keeps only its id.
         match record.data.strip_prefix('{') {
-            Some(rest) if rest.starts_with('}') => out.push_str(rest),
-            Some(rest) => {
-                out.push(',');
+            Some(rest) if record.pruned_at.is_none() => {
+                if !rest.trim_start().starts_with('}') {
+                    out.push(',');
+                }
                 out.push_str(rest);
             }
-            None => {
+            _ => {
                 out.push_str(",\"id\":");
                 out.push_str(&Value::String(record.id.clone()).to_string());
                 out.push('}');
