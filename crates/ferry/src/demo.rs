@@ -1,6 +1,7 @@
 //! `ferry demo`: the bundled Notion emulator and the server on a fresh SQLite database in one
-//! process, the `notion` integration and a connection made, and commands that work as
-//! printed, the OAuth connect flow through the emulator included.
+//! process, the `notion` integration and a connection made, a stand-in app receiving Ferry's
+//! webhooks, and commands that work as printed, the OAuth connect flow through the emulator
+//! and an edit in the emulator arriving as a webhook included.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
@@ -15,7 +16,7 @@ use ferry_engine::settings::ExposeSecret;
 use ferry_engine::{Cipher, Settings};
 use serde_json::json;
 
-use crate::start;
+use crate::{demo_app, start};
 
 const DEMO_FOLDER: &str = "./ferry-data/demo";
 
@@ -99,6 +100,40 @@ pub async fn run() -> anyhow::Result<()> {
         )
         .await
         .map_err(|e| anyhow::anyhow!(e.chain()))?;
+    // The stand-in app receives the environment's webhooks and checks their signatures.
+    let signing_key = engine
+        .environments()
+        .rotate_webhook_signing_key(&dev.id)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.chain()))?;
+    let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the demo app's webhook receiver")?;
+    let webhook_url = format!(
+        "http://{}{}",
+        app_listener.local_addr()?,
+        demo_app::WEBHOOK_PATH
+    );
+    demo_app::spawn(app_listener, signing_key);
+    let receiver = webhook_url.clone();
+    engine
+        .webhooks()
+        .update_settings(&dev.id, move |settings| {
+            settings.primary_url = Some(receiver);
+            settings.on_auth_creation = true;
+            Ok(())
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!(e.chain()))?;
+    let handbook = {
+        let workspace = emulator.emulator.workspace();
+        workspace
+            .pages
+            .keys()
+            .copied()
+            .find(|id| workspace.page_title_text(*id) == "Acme Handbook")
+            .context("the demo workspace has its handbook")?
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}; set FERRY_LISTEN to use another address"))?;
@@ -161,6 +196,19 @@ pub async fn run() -> anyhow::Result<()> {
     );
     println!(
         "  curl -s '{base}/sync/status?provider_config_key=notion&syncs=*' -H 'Authorization: Bearer {key}'"
+    );
+    println!(
+        "{}",
+        bold(&format!(
+            "Webhooks go to the demo's stand-in app at {webhook_url}; it prints them here as [app] lines. Edit a page in the emulator as Ada, then sync:"
+        ))
+    );
+    println!(
+        "  curl -s -X PATCH {emulator_url}/_emulator/people/{ada}/pages/{handbook} -H 'Content-Type: application/json' -d '{{\"properties\": {{\"title\": {{\"title\": [{{\"text\": {{\"content\": \"Acme Handbook, edited\"}}}}]}}}}}}' > /dev/null",
+        ada = notion_emulator::seed::ADA,
+    );
+    println!(
+        "  curl -s -X POST {base}/sync/trigger -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{\"provider_config_key\": \"notion\", \"connection_id\": \"demo\", \"syncs\": [\"content-metadata\"]}}'"
     );
     println!("{}", bold("The connection, with its credentials:"));
     println!(

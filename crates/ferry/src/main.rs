@@ -1,6 +1,7 @@
 //! The `ferry` command line: the entry point for every process Ferry runs.
 
 mod demo;
+mod demo_app;
 mod start;
 
 use std::net::SocketAddr;
