@@ -1,5 +1,6 @@
 //! Notion's syncs that read data sources, on both backends: `data-source-entries` (what
-//! changed since the last run, trashed rows found by a full run, the metadata it needs),
+//! changed since the last run, trashed rows found by a full run, the metadata it needs, past
+//! the query cap),
 //! `data-sources` with `data-source-templates`, and `databases`.
 
 mod support;
@@ -16,6 +17,7 @@ use support::{Backend, Harness};
 
 backend_tests!(
     data_source_entries_read_what_changed,
+    data_source_entries_read_past_the_query_cap,
     data_sources_and_their_templates,
     databases_keep_every_row
 );
@@ -123,6 +125,62 @@ async fn data_source_entries_read_what_changed(backend: Backend) {
     let deleted = deleted["records"].as_array().unwrap();
     assert_eq!(deleted.len(), 1, "{deleted:?}");
     assert_eq!(deleted[0]["id"], edited.as_str());
+}
+
+/// Past Notion's cap on one query's rows (lowered from 10,000 to 40 here), a query reports
+/// `query_result_limit_reached`; `data-source-entries` then starts a new query at the edit
+/// time of the last row it read, until it has every row, each once.
+async fn data_source_entries_read_past_the_query_cap(backend: Backend) {
+    let h = setup(backend).await;
+    let tasks = support::actions::find(&h, "data_source", "Tasks").await;
+    let tasks = tasks["id"].as_str().unwrap().to_string();
+    h.emulator_admin(
+        Method::POST,
+        &format!("/_emulator/data_sources/{tasks}/generate"),
+        json!({"count": 95}),
+    )
+    .await;
+    let rows = task_rows(&h, &tasks).await;
+    assert!(rows.len() > 100, "{} rows", rows.len());
+    h.emulator_admin(
+        Method::POST,
+        "/_emulator/settings",
+        json!({"query_result_limit": 40}),
+    )
+    .await;
+    send(
+        &h,
+        Method::POST,
+        "/connections/metadata",
+        json!({"connection_id": "acme", "provider_config_key": "notion", "metadata": {"data_source_id": tasks}}),
+    )
+    .await;
+    send(
+        &h,
+        Method::POST,
+        "/sync/start",
+        json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["data-source-entries"]}),
+    )
+    .await;
+    h.emulator_admin(Method::DELETE, "/_emulator/requests", json!({}))
+        .await;
+    run_due(&h.engine).await;
+    let status = status_of(&h, "data-source-entries").await;
+    assert_eq!(status["status"], "SUCCESS", "{status}");
+    let stored = all_records(&h, "DataSourceEntry", "").await;
+    assert_eq!(ids(&stored), rows);
+    assert_eq!(stored.len(), rows.len(), "each row once");
+    let counts = h
+        .emulator_admin(Method::GET, "/_emulator/requests", json!({}))
+        .await;
+    let queries = counts["routes"]["POST /v1/data_sources/{data_source_id}/query"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        queries as usize >= rows.len().div_ceil(40),
+        "{queries} queries for {} rows",
+        rows.len()
+    );
 }
 
 /// `data-sources` keeps every data source search shows, with its schema; a data source that

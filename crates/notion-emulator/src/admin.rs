@@ -143,7 +143,7 @@ async fn export(State(emulator): Shared) -> Response {
 
 fn settings_json(emulator: &Emulator) -> Value {
     let s = emulator.settings();
-    json!({"rate_limit": s.limits.rate, "burst": s.limits.burst, "latency_ms": s.latency.as_millis() as u64, "max_body_bytes": s.max_body_bytes, "markdown_record_limit": s.markdown_record_limit})
+    json!({"rate_limit": s.limits.rate, "burst": s.limits.burst, "latency_ms": s.latency.as_millis() as u64, "max_body_bytes": s.max_body_bytes, "markdown_record_limit": s.markdown_record_limit, "query_result_limit": s.query_result_limit})
 }
 
 async fn get_settings(State(emulator): Shared) -> Response {
@@ -169,13 +169,18 @@ async fn set_settings(State(emulator): Shared, body: Bytes) -> Response {
             .get("markdown_record_limit")
             .map(|l| v::number(Some(l), "body.markdown_record_limit"))
             .transpose()?;
+        let query_limit = body
+            .get("query_result_limit")
+            .map(|l| v::number(Some(l), "body.query_result_limit"))
+            .transpose()?;
         if rate.is_some_and(|r| r < 0.0)
             || burst.is_some_and(|b| b < 1.0)
             || latency.is_some_and(|l| l < 0.0)
             || record_limit.is_some_and(|l| l < 1.0)
+            || query_limit.is_some_and(|l| l < 1.0)
         {
             return Err(NotionError::validation(
-                "rate_limit and latency_ms must be ≥ 0, burst and markdown_record_limit ≥ 1.",
+                "rate_limit and latency_ms must be ≥ 0; burst, markdown_record_limit and query_result_limit ≥ 1.",
             ));
         }
         emulator.update_settings(|s| {
@@ -190,6 +195,9 @@ async fn set_settings(State(emulator): Shared, body: Bytes) -> Response {
             }
             if let Some(l) = record_limit {
                 s.markdown_record_limit = l as usize;
+            }
+            if let Some(l) = query_limit {
+                s.query_result_limit = l as usize;
             }
         });
         emulator.limiter.reset();

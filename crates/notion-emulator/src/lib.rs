@@ -60,6 +60,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Records a page's markdown renders before the rest is left as `<unknown>` tags.
     pub markdown_record_limit: usize,
+    /// Rows one data source query answers before it reports `query_result_limit_reached`.
+    pub query_result_limit: usize,
 }
 
 impl Default for Config {
@@ -71,6 +73,7 @@ impl Default for Config {
             latency: Duration::ZERO,
             max_body_bytes: 500 * 1000,
             markdown_record_limit: markdown::RECORD_LIMIT,
+            query_result_limit: api::schema::QUERY_RESULT_LIMIT,
         }
     }
 }
@@ -82,6 +85,7 @@ pub struct Settings {
     pub latency: Duration,
     pub max_body_bytes: usize,
     pub markdown_record_limit: usize,
+    pub query_result_limit: usize,
 }
 
 /// Everything the handlers share.
@@ -111,6 +115,7 @@ impl Emulator {
                 latency: config.latency,
                 max_body_bytes: config.max_body_bytes,
                 markdown_record_limit: config.markdown_record_limit,
+                query_result_limit: config.query_result_limit,
             }),
             seed: Mutex::new(config.seed.clone()),
             limiter: ratelimit::RateLimiter::default(),

@@ -7,7 +7,7 @@ mod comments;
 mod data_sources;
 mod databases;
 mod pages;
-mod schema;
+pub(crate) mod schema;
 mod search;
 mod users;
 

@@ -15,7 +15,8 @@ use crate::version::ApiVersion;
 use crate::webhooks::Event;
 use crate::{Emulator, pagination, render};
 
-/// One query answers at most this many results, then reports `request_status: incomplete`.
+/// One query answers at most this many results, then reports `request_status: incomplete`
+/// (Notion's cap; the admin settings' `query_result_limit` lowers it for tests).
 pub const QUERY_RESULT_LIMIT: usize = 10_000;
 
 pub(super) fn find_database<'a>(
@@ -371,8 +372,9 @@ pub(super) fn run_query(
         })
         .collect();
     filter::sort(&ws, &ctx, &mut rows, &sorts);
-    let capped = rows.len() > QUERY_RESULT_LIMIT;
-    rows.truncate(QUERY_RESULT_LIMIT);
+    let limit = emulator.settings().query_result_limit;
+    let capped = rows.len() > limit;
+    rows.truncate(limit);
     let slice = pagination::slice(&scope, &rows, page);
     let mut props: Vec<String> = req.query_all("filter_properties");
     if let Some(list) = body.get("filter_properties").and_then(Value::as_array) {
