@@ -1,7 +1,9 @@
 //! Notion's pre-built syncs: what each keeps (its models as JSON Schemas) and the code that
 //! reads Notion for it. Each run reads page after page and hands each page of records to the
-//! runner with the cursor that resumes after it, so a run that stops goes on where it was.
-//! Both are full syncs: the runner marks as deleted what a successful full run did not see.
+//! runner with the checkpoint that resumes after it, so a run that stops goes on where it was.
+//! The runner marks as deleted what a successful full run did not see. The row syncs
+//! (`data-source-entries`, `databases`) read only what changed after their first run, and
+//! with the metadata's `include_page_content` keep each row's content as markdown too.
 
 use ferry_provider::{
     BoxFuture, DynTransport, ModelSpec, SharedTransport, SyncCall, SyncCatalogue, SyncError,
@@ -9,6 +11,8 @@ use ferry_provider::{
 };
 use serde_json::{Value, json};
 
+use crate::markdown::{MarkdownOptions, blocks_to_markdown};
+use crate::tree::{TreeLimits, fetch_tree};
 use crate::types::{Object, plain_text};
 use crate::{ApiVersion, Notion, NotionError};
 
@@ -43,7 +47,7 @@ static SYNCS: [SyncSpec; 6] = [
     },
     SyncSpec {
         name: "data-source-entries",
-        description: "The rows of the data sources the connection's metadata names (`data_source_id`: one id or a list), past Notion's 10,000-row query cap. After the first run only rows edited since the last one are read (from two minutes before it, as Notion rounds edit times to the minute); a full run (the first, after a reset, and once a day) marks deleted the rows it no longer finds.",
+        description: "The rows of the data sources the connection's metadata names (`data_source_id`: one id or a list), past Notion's 10,000-row query cap; with `include_page_content: true` in the metadata, each row's content as markdown too. After the first run only rows edited since the last one are read (from two minutes before it, as Notion rounds edit times to the minute); a full run (the first, after a reset, and once a day) marks deleted the rows it no longer finds.",
         frequency: "every 5 minutes",
         auto_start: false,
         track_deletes: true,
@@ -56,7 +60,7 @@ static SYNCS: [SyncSpec; 6] = [
     },
     SyncSpec {
         name: "databases",
-        description: "A record per row of every shared database's data sources, with the row's raw properties and what it belongs to (Nango's NotionCompleteDatabase). After the first run only rows edited since the last one are read; a full run (the first, after a reset, and once a day) marks deleted the rows it no longer finds.",
+        description: "A record per row of every shared database's data sources, with the row's raw properties and what it belongs to (Nango's NotionCompleteDatabase); with `include_page_content: true` in the metadata, each row's content as markdown too. After the first run only rows edited since the last one are read; a full run (the first, after a reset, and once a day) marks deleted the rows it no longer finds.",
         frequency: "every hour",
         auto_start: false,
         track_deletes: true,
@@ -282,6 +286,47 @@ fn data_source_ids(metadata: &Value) -> Result<Vec<String>, SyncError> {
         .collect()
 }
 
+/// Whether the connection's metadata asks for each row's content (`include_page_content`).
+fn include_page_content(metadata: &Value) -> Result<bool, SyncError> {
+    match metadata.get("include_page_content") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(wanted)) => Ok(*wanted),
+        Some(other) => Err(SyncError::Invalid(format!(
+            "metadata `include_page_content`: {other} is not true or false"
+        ))),
+    }
+}
+
+/// Rows whose content is read at once; the pacer still spaces the requests.
+const CONTENT_CONCURRENCY: usize = 4;
+
+/// Each row's content as markdown (GitHub-flavoured, as `fetch-rich-page` writes it), in
+/// the rows' order, a few rows at a time.
+async fn page_contents<T: ferry_provider::Transport>(
+    notion: &Notion<T>,
+    rows: &[crate::types::Page],
+) -> Result<Vec<String>, SyncError> {
+    let mut contents = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(CONTENT_CONCURRENCY) {
+        let read = futures_util::future::try_join_all(
+            chunk.iter().map(|row| row_content(notion, &row.id)),
+        )
+        .await?;
+        contents.extend(read);
+    }
+    Ok(contents)
+}
+
+async fn row_content<T: ferry_provider::Transport>(
+    notion: &Notion<T>,
+    row_id: &str,
+) -> Result<String, SyncError> {
+    let tree = fetch_tree(notion, row_id, TreeLimits::default())
+        .await
+        .map_err(failed)?;
+    Ok(blocks_to_markdown(&tree.blocks, &MarkdownOptions::default()).markdown)
+}
+
 /// Where a run of `data-source-entries` stands: the data sources done, and the one being
 /// read with its query window (`floor`: rows edited on or after it) and page cursor. `since`
 /// is where the run began reading (none for a full run): a checkpoint is only taken up by a
@@ -369,6 +414,7 @@ async fn rows_since<T: ferry_provider::Transport>(
     model: &str,
     record: impl Fn(&crate::types::Page, &str, &Value) -> Value,
 ) -> Result<(), SyncError> {
+    let with_content = include_page_content(call.metadata)?;
     let since = match call.last_sync_date {
         None => None,
         Some(date) => Some(
@@ -414,11 +460,23 @@ async fn rows_since<T: ferry_provider::Transport>(
             let mut read = 0;
             let mut last_edit: Option<String> = None;
             while let Some(page) = pages.next_page().await {
-                let mut records = Vec::new();
-                for object in page.map_err(failed)? {
-                    if let Object::Page(row) = object {
-                        last_edit = Some(row.last_edited_time.clone());
-                        records.push(record(&row, id, about));
+                let rows: Vec<crate::types::Page> = page
+                    .map_err(failed)?
+                    .into_iter()
+                    .filter_map(|object| match object {
+                        Object::Page(row) => Some(row),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(row) = rows.last() {
+                    last_edit = Some(row.last_edited_time.clone());
+                }
+                let mut records: Vec<Value> =
+                    rows.iter().map(|row| record(row, id, about)).collect();
+                if with_content {
+                    let contents = page_contents(notion, &rows).await?;
+                    for (record, content) in records.iter_mut().zip(contents) {
+                        record["content"] = json!(content);
                     }
                 }
                 read += records.len();
@@ -570,7 +628,8 @@ fn entry_schema() -> Value {
             "in_trash": {"type": "boolean"},
             "is_archived": {"type": ["boolean", "null"]},
             "is_locked": {"type": ["boolean", "null"]},
-            "properties": {"type": "object"}
+            "properties": {"type": "object"},
+            "content": {"type": "string", "description": "The row's content as markdown, with the metadata's `include_page_content`"}
         }
     })
 }
@@ -582,6 +641,7 @@ fn complete_database_schema() -> Value {
         "properties": {
             "id": {"type": "string"},
             "row": {"type": "object"},
+            "content": {"type": "string", "description": "The row's content as markdown, with the metadata's `include_page_content`"},
             "meta": {
                 "type": "object",
                 "required": ["databaseId", "dataSourceId", "title", "last_modified"],

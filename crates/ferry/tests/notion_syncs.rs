@@ -18,6 +18,7 @@ use support::{Backend, Harness};
 backend_tests!(
     data_source_entries_read_what_changed,
     data_source_entries_read_past_the_query_cap,
+    data_source_entries_keep_row_content_when_asked,
     data_sources_and_their_templates,
     databases_keep_every_row
 );
@@ -181,6 +182,71 @@ async fn data_source_entries_read_past_the_query_cap(backend: Backend) {
         "{queries} queries for {} rows",
         rows.len()
     );
+}
+
+/// With `include_page_content: true` in the metadata, each row's record carries the row's
+/// content as markdown; a value that is not a boolean fails the run naming the field.
+async fn data_source_entries_keep_row_content_when_asked(backend: Backend) {
+    let h = setup(backend).await;
+    let tasks = support::actions::find(&h, "data_source", "Tasks").await;
+    let tasks = tasks["id"].as_str().unwrap().to_string();
+    let rows = task_rows(&h, &tasks).await;
+    let row = rows.iter().next().unwrap().clone();
+    let ada = "a0000000-0000-4000-8000-000000000001";
+    h.emulator_admin(
+        Method::PATCH,
+        &format!("/_emulator/people/{ada}/blocks/{row}/children"),
+        json!({"children": [
+            {"type": "heading_2", "heading_2": {"rich_text": [{"type": "text", "text": {"content": "Notes"}}]}},
+            {"type": "paragraph", "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Written in the row."}}]}}
+        ]}),
+    )
+    .await;
+    let metadata = |include: Value| {
+        json!({"connection_id": "acme", "provider_config_key": "notion",
+            "metadata": {"data_source_id": tasks, "include_page_content": include}})
+    };
+    let entries = json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["data-source-entries"]});
+    send(
+        &h,
+        Method::POST,
+        "/connections/metadata",
+        metadata(json!("yes")),
+    )
+    .await;
+    send(&h, Method::POST, "/sync/start", entries.clone()).await;
+    run_due(&h.engine).await;
+    let status = status_of(&h, "data-source-entries").await;
+    assert_eq!(status["status"], "ERROR", "{status}");
+    assert!(
+        status["latestError"]
+            .as_str()
+            .unwrap()
+            .contains("include_page_content"),
+        "{status}"
+    );
+
+    send(
+        &h,
+        Method::POST,
+        "/connections/metadata",
+        metadata(json!(true)),
+    )
+    .await;
+    send(&h, Method::POST, "/sync/trigger", entries).await;
+    run_due(&h.engine).await;
+    let status = status_of(&h, "data-source-entries").await;
+    assert_eq!(status["status"], "SUCCESS", "{status}");
+    let stored = all_records(&h, "DataSourceEntry", "").await;
+    assert_eq!(ids(&stored), rows);
+    for record in &stored {
+        let content = record["content"]
+            .as_str()
+            .expect("every row has its content");
+        if record["id"] == row.as_str() {
+            assert_eq!(content, "## Notes\n\nWritten in the row.\n");
+        }
+    }
 }
 
 /// `data-sources` keeps every data source search shows, with its schema; a data source that
