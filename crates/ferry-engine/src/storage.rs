@@ -676,6 +676,9 @@ pub trait StorageTx: Send {
         lease_until: &str,
         checkpoint: Option<&str>,
     ) -> StorageResult<bool>;
+    /// Gives up run `run`'s lease (its process is stopping): the schedule can be taken again
+    /// at once and resumed from the checkpoint kept last.
+    async fn release_sync_run(&mut self, id: &str, run: i64) -> StorageResult<()>;
     /// Stores a batch under `model` for run `run`: new records are added, changed or deleted
     /// ones updated, unchanged ones only marked as seen.
     async fn upsert_records(

@@ -402,6 +402,9 @@ impl StorageTx for Tx {
     ) -> StorageResult<bool> {
         Ok(Tx::keep_sync_run(self, id, run, lease_until, checkpoint).await?)
     }
+    async fn release_sync_run(&mut self, id: &str, run: i64) -> StorageResult<()> {
+        Ok(Tx::release_sync_run(self, id, run).await?)
+    }
     async fn upsert_records(
         &mut self,
         connection_row: &str,

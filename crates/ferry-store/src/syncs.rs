@@ -300,6 +300,18 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
+    pub async fn release_sync_run(&mut self, id: &str, run: i64) -> StoreResult<()> {
+        let sql = self.sql(
+            "UPDATE sync_schedules SET running_until = NULL WHERE id = ? AND runs = ? AND running_until IS NOT NULL",
+        );
+        sqlx::query(sql)
+            .bind(id)
+            .bind(run)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     pub async fn upsert_records(
         &mut self,
         connection_row: &str,

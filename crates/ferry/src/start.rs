@@ -243,16 +243,16 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
     });
     let mut loops: Vec<_> = runners.collect();
     // Syncs: each worker takes the schedule due first. A run cut short by the stop keeps
-    // what it stored; its lease runs out and a process resumes it from its checkpoint.
+    // what it stored and gives up its lease, so a process resumes it from its checkpoint.
     loops.extend((0..SYNC_WORKERS).map(|_| {
         let engine = engine.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             loop {
-                let ran = tokio::select! {
-                    _ = stop.cancelled() => break,
-                    ran = engine.syncs().run_next() => ran,
-                };
+                if stop.is_cancelled() {
+                    break;
+                }
+                let ran = engine.syncs().run_next_unless(stop.cancelled()).await;
                 match ran {
                     Ok(true) => continue,
                     Ok(false) => {}

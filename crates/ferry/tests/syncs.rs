@@ -21,6 +21,7 @@ backend_tests!(
     records_follow_the_workspace,
     a_failed_run_deletes_nothing_and_resumes,
     a_killed_process_run_is_taken_again_after_its_lease,
+    a_stopped_run_gives_its_schedule_up_at_once,
     sync_control_and_bad_input,
     fifty_callers_control_syncs_at_once
 );
@@ -302,6 +303,49 @@ async fn a_killed_process_run_is_taken_again_after_its_lease(backend: Backend) {
             .iter()
             .all(|r| r["_nango_metadata"]["last_action"] == "ADDED")
     );
+    let status = status_of(&h, "content-metadata").await;
+    assert_eq!(status["status"], "SUCCESS", "{status}");
+}
+
+/// A run cut short because its process is stopping (SIGTERM) keeps what it stored and gives
+/// its lease up: another process takes the schedule at once, not ten minutes later, and
+/// resumes it with no record lost or doubled.
+async fn a_stopped_run_gives_its_schedule_up_at_once(backend: Backend) {
+    let h = setup(backend).await;
+    add_rows(&h, 150).await;
+    send(
+        &h,
+        Method::POST,
+        "/sync/pause",
+        json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["users"]}),
+    )
+    .await;
+    h.emulator_admin(
+        Method::POST,
+        "/_emulator/faults",
+        json!({"method": "POST", "path": "/v1/search", "delay_ms": 60000, "after": 1, "count": 1}),
+    )
+    .await;
+    // The stop comes once the first page is stored, while the run waits on the second.
+    let first_page_stored = async {
+        while all_records(&h, "ContentMetadata", "").await.len() < 100 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let ran = h
+        .engine
+        .syncs()
+        .run_next_unless(first_page_stored)
+        .await
+        .unwrap();
+    assert!(ran);
+    h.emulator_admin(Method::DELETE, "/_emulator/faults", json!({}))
+        .await;
+    let second = h.second_engine().await;
+    assert_eq!(run_due(&second).await, 1, "taken again at once");
+    let records = all_records(&h, "ContentMetadata", "").await;
+    assert_eq!(ids(&records), searchable(&h).await);
+    assert_eq!(ids(&records).len(), records.len());
     let status = status_of(&h, "content-metadata").await;
     assert_eq!(status["status"], "SUCCESS", "{status}");
 }

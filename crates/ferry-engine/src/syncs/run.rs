@@ -32,6 +32,13 @@ impl Syncs {
     /// Runs the schedule due first, if any: one unit of a worker, which tests call directly.
     /// Returns whether there was one.
     pub async fn run_next(&self) -> EngineResult<bool> {
+        self.run_next_unless(std::future::pending()).await
+    }
+
+    /// [`Syncs::run_next`], cut short when `stop` completes (the process is stopping): what
+    /// the run stored stays, and its lease is given up so that a process takes the schedule
+    /// again at once and resumes it from its checkpoint, instead of after the lease.
+    pub async fn run_next_unless(&self, stop: impl Future<Output = ()>) -> EngineResult<bool> {
         let started = Utc::now();
         let lease_until = started + chrono::Duration::from_std(LEASE).expect("a short lease");
         let mut tx = self.store.begin().await?;
@@ -42,7 +49,16 @@ impl Syncs {
         let Some(schedule) = claimed else {
             return Ok(false);
         };
-        self.run(schedule, started).await?;
+        let (id, run) = (schedule.id.clone(), schedule.runs);
+        tokio::select! {
+            biased;
+            () = stop => {
+                let mut tx = self.store.begin().await?;
+                tx.release_sync_run(&id, run).await?;
+                tx.commit().await?;
+            }
+            ran = self.run(schedule, started) => ran?,
+        }
         Ok(true)
     }
 
