@@ -251,6 +251,24 @@ pub struct WebhookDeliveryRecord {
     pub ended_at: Option<String>,
 }
 
+/// A change the control routes make to a schedule: each writes only its own fields, in one
+/// statement, so concurrent requests (and a run going on) lose none of each other's changes.
+#[derive(Debug, Clone, Copy)]
+pub enum SyncControl<'a> {
+    /// Due at `now`; with `reset`, the run is full and the checkpoint and last sync date go.
+    Trigger {
+        now: &'a str,
+        reset: bool,
+    },
+    Pause,
+    /// Unpaused and due at `now`.
+    Start {
+        now: &'a str,
+    },
+    /// The connection's own frequency, or the sync's again with `None`.
+    Frequency(Option<&'a str>),
+}
+
 /// A sync's schedule on one connection; see migration `0006_syncs.sql` for the fields' rules.
 #[derive(Debug, Clone, Default)]
 pub struct SyncScheduleRecord {
@@ -710,13 +728,20 @@ pub trait StorageTx: Send {
     ) -> StorageResult<(u64, bool)>;
     /// Deletes the records of `model` outright (`emptyCache`).
     async fn empty_records(&mut self, connection_row: &str, model: &str) -> StorageResult<u64>;
-    /// Writes how run `run` ended; false when the run had lost its lease.
+    /// Writes how run `run` ended; false when the run had lost its lease. When the schedule
+    /// was triggered, started or given a frequency while the run went on (its `next_run_at`
+    /// is no longer `claimed_next_run_at`), that request's next run, and a reset's cleared
+    /// checkpoint, are kept.
     async fn finish_sync_run(
         &mut self,
         run: i64,
+        claimed_next_run_at: &str,
         schedule: &SyncScheduleRecord,
     ) -> StorageResult<bool>;
-    /// Writes a schedule's control fields (paused, frequency, next run, full run,
-    /// checkpoint, last sync date) as given.
-    async fn control_sync_schedule(&mut self, schedule: &SyncScheduleRecord) -> StorageResult<()>;
+    /// Applies a control route's change to schedule `id`.
+    async fn control_sync_schedule(
+        &mut self,
+        id: &str,
+        control: SyncControl<'_>,
+    ) -> StorageResult<()>;
 }

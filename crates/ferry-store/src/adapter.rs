@@ -5,7 +5,7 @@ use ferry_engine::storage::{
     ApiKeyRecord, AsyncActionRecord, ChangeFeed, ConnectSessionRecord, ConnectionChanges,
     ConnectionFilter, ConnectionRecord, EnvironmentRecord, IntegrationRecord, NewConnection,
     OAuthSessionRecord, OperationFilter, OperationRecord, RecordCounts, RecordInput, RecordQuery,
-    RecordRow, Storage, StorageError, StorageResult, StorageTx, SyncScheduleRecord,
+    RecordRow, Storage, StorageError, StorageResult, StorageTx, SyncControl, SyncScheduleRecord,
     WebhookDeliveryRecord,
 };
 use serde_json::Value;
@@ -441,11 +441,16 @@ impl StorageTx for Tx {
     async fn finish_sync_run(
         &mut self,
         run: i64,
+        claimed_next_run_at: &str,
         schedule: &SyncScheduleRecord,
     ) -> StorageResult<bool> {
-        Ok(Tx::finish_sync_run(self, run, schedule).await?)
+        Ok(Tx::finish_sync_run(self, run, claimed_next_run_at, schedule).await?)
     }
-    async fn control_sync_schedule(&mut self, schedule: &SyncScheduleRecord) -> StorageResult<()> {
-        Ok(Tx::control_sync_schedule(self, schedule).await?)
+    async fn control_sync_schedule(
+        &mut self,
+        id: &str,
+        control: SyncControl<'_>,
+    ) -> StorageResult<()> {
+        Ok(Tx::control_sync_schedule(self, id, control).await?)
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use sqlx::Row as _;
 
 use ferry_engine::storage::{
-    RecordCounts, RecordInput, RecordQuery, RecordRow, SyncScheduleRecord,
+    RecordCounts, RecordInput, RecordQuery, RecordRow, SyncControl, SyncScheduleRecord,
 };
 
 use crate::{Backend, Store, StoreResult, Tx};
@@ -475,17 +475,33 @@ impl Tx {
         Ok(done.rows_affected())
     }
 
-    pub async fn finish_sync_run(&mut self, run: i64, s: &SyncScheduleRecord) -> StoreResult<bool> {
+    pub async fn finish_sync_run(
+        &mut self,
+        run: i64,
+        claimed_next_run_at: &str,
+        s: &SyncScheduleRecord,
+    ) -> StoreResult<bool> {
+        // Every `CASE` reads the row as it was: a changed `next_run_at` means a control
+        // request came during the run, and a reset among them left `full_run` set.
         let sql = self.sql(
-            "UPDATE sync_schedules SET running_until = NULL, next_run_at = ?, full_run = ?, checkpoint = ?, \
-             deletes_from = ?, last_sync_date = ?, last_full_at = ?, last_status = ?, last_result = ?, last_error = ?, finished_at = ? \
+            "UPDATE sync_schedules SET running_until = NULL, \
+             next_run_at = CASE WHEN next_run_at = ? THEN ? ELSE next_run_at END, \
+             full_run = CASE WHEN next_run_at = ? THEN ? ELSE full_run END, \
+             checkpoint = CASE WHEN next_run_at <> ? AND full_run = 1 THEN checkpoint ELSE ? END, \
+             deletes_from = ?, \
+             last_sync_date = CASE WHEN next_run_at <> ? AND full_run = 1 THEN last_sync_date ELSE ? END, \
+             last_full_at = ?, last_status = ?, last_result = ?, last_error = ?, finished_at = ? \
              WHERE id = ? AND runs = ? AND running_until IS NOT NULL",
         );
         let done = sqlx::query(sql)
+            .bind(claimed_next_run_at)
             .bind(&s.next_run_at)
+            .bind(claimed_next_run_at)
             .bind(i64::from(s.full_run))
+            .bind(claimed_next_run_at)
             .bind(&s.checkpoint)
             .bind(s.deletes_from)
+            .bind(claimed_next_run_at)
             .bind(&s.last_sync_date)
             .bind(&s.last_full_at)
             .bind(&s.last_status)
@@ -499,21 +515,34 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn control_sync_schedule(&mut self, s: &SyncScheduleRecord) -> StoreResult<()> {
-        let sql = self.sql(
-            "UPDATE sync_schedules SET paused = ?, frequency = ?, next_run_at = ?, full_run = ?, checkpoint = ?, \
-             last_sync_date = ? WHERE id = ?",
-        );
-        sqlx::query(sql)
-            .bind(i64::from(s.paused))
-            .bind(&s.frequency)
-            .bind(&s.next_run_at)
-            .bind(i64::from(s.full_run))
-            .bind(&s.checkpoint)
-            .bind(&s.last_sync_date)
-            .bind(&s.id)
-            .execute(self.conn())
-            .await?;
+    pub async fn control_sync_schedule(
+        &mut self,
+        id: &str,
+        control: SyncControl<'_>,
+    ) -> StoreResult<()> {
+        let query = match control {
+            SyncControl::Trigger { now, reset: false } => {
+                sqlx::query(self.sql("UPDATE sync_schedules SET next_run_at = ? WHERE id = ?"))
+                    .bind(now)
+            }
+            SyncControl::Trigger { now, reset: true } => sqlx::query(self.sql(
+                "UPDATE sync_schedules SET next_run_at = ?, full_run = 1, checkpoint = NULL, \
+                 last_sync_date = NULL WHERE id = ?",
+            ))
+            .bind(now),
+            SyncControl::Pause => {
+                sqlx::query(self.sql("UPDATE sync_schedules SET paused = 1 WHERE id = ?"))
+            }
+            SyncControl::Start { now } => sqlx::query(
+                self.sql("UPDATE sync_schedules SET paused = 0, next_run_at = ? WHERE id = ?"),
+            )
+            .bind(now),
+            SyncControl::Frequency(frequency) => {
+                sqlx::query(self.sql("UPDATE sync_schedules SET frequency = ? WHERE id = ?"))
+                    .bind(frequency)
+            }
+        };
+        query.bind(id).execute(self.conn()).await?;
         Ok(())
     }
 }

@@ -22,6 +22,7 @@ backend_tests!(
     a_failed_run_deletes_nothing_and_resumes,
     a_killed_process_run_is_taken_again_after_its_lease,
     a_stopped_run_gives_its_schedule_up_at_once,
+    a_trigger_during_a_run_is_kept,
     sync_control_and_bad_input,
     fifty_callers_control_syncs_at_once
 );
@@ -348,6 +349,45 @@ async fn a_stopped_run_gives_its_schedule_up_at_once(backend: Backend) {
     assert_eq!(ids(&records).len(), records.len());
     let status = status_of(&h, "content-metadata").await;
     assert_eq!(status["status"], "SUCCESS", "{status}");
+}
+
+/// A trigger with `reset` that comes while the schedule runs is not undone by the run's end:
+/// the schedule is due again at once.
+async fn a_trigger_during_a_run_is_kept(backend: Backend) {
+    let h = setup(backend).await;
+    add_rows(&h, 150).await;
+    send(
+        &h,
+        Method::POST,
+        "/sync/pause",
+        json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["users"]}),
+    )
+    .await;
+    assert_eq!(
+        run_due(&h.engine).await,
+        1,
+        "the first content-metadata run"
+    );
+    h.emulator_admin(
+        Method::POST,
+        "/_emulator/faults",
+        json!({"method": "POST", "path": "/v1/search", "delay_ms": 1500, "after": 1, "count": 1}),
+    )
+    .await;
+    let scope = json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["content-metadata"]});
+    send(&h, Method::POST, "/sync/trigger", scope.clone()).await;
+    let engine = h.engine.clone();
+    let running = tokio::spawn(async move { engine.syncs().run_next().await });
+    while status_of(&h, "content-metadata").await["status"] != "RUNNING" {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut reset = scope;
+    reset["opts"] = json!({"reset": true});
+    let (status, body) = send(&h, Method::POST, "/sync/trigger", reset).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(running.await.unwrap().unwrap());
+    assert_eq!(status_of(&h, "content-metadata").await["status"], "SUCCESS");
+    assert_eq!(run_due(&h.engine).await, 1, "due again at once");
 }
 
 /// `ferry serve` as a separate process on the harness's database and emulator, its workers
@@ -747,4 +787,26 @@ async fn fifty_callers_control_syncs_at_once(backend: Backend) {
             .all(|s| s["status"] == "PAUSED"),
         "{status}"
     );
+    // Pauses and frequency changes at once: each writes only its own field, so both hold.
+    send(
+        h,
+        Method::POST,
+        "/sync/start",
+        json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["users"]}),
+    )
+    .await;
+    let answers = at_once(50, |i| async move {
+        if i % 2 == 0 {
+            let scope = json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["users"]});
+            send(h, Method::POST, "/sync/pause", scope).await.0
+        } else {
+            let body = json!({"provider_config_key": "notion", "connection_id": "acme", "sync_name": "users", "frequency": "every 2 hours"});
+            send(h, Method::PUT, "/sync/update-connection-frequency", body).await.0
+        }
+    })
+    .await;
+    assert!(answers.iter().all(|s| *s == 200), "{answers:?}");
+    let users = status_of(h, "users").await;
+    assert_eq!(users["status"], "PAUSED", "{users}");
+    assert_eq!(users["frequency"], "every 2 hours", "{users}");
 }

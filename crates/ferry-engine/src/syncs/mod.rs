@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::client::ProviderClient;
 use crate::error::{EngineError, EngineResult, ErrorCode};
 use crate::ids::{ConnectionId, EnvironmentId, IntegrationKey};
-use crate::storage::{Store, SyncScheduleRecord};
+use crate::storage::{Store, SyncControl, SyncScheduleRecord};
 use crate::time::ts;
 use crate::webhooks::Webhooks;
 
@@ -254,23 +254,11 @@ impl Syncs {
                     .await?;
                 }
             }
-            let reset = reset || empty_cache;
-            let update = SyncScheduleRecord {
-                next_run_at: now.clone(),
-                full_run: schedule.full_run || reset,
-                checkpoint: if reset {
-                    None
-                } else {
-                    schedule.checkpoint.clone()
-                },
-                last_sync_date: if reset {
-                    None
-                } else {
-                    schedule.last_sync_date.clone()
-                },
-                ..schedule.clone()
+            let control = SyncControl::Trigger {
+                now: &now,
+                reset: reset || empty_cache,
             };
-            tx.control_sync_schedule(&update).await?;
+            tx.control_sync_schedule(&schedule.id, control).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -288,17 +276,13 @@ impl Syncs {
         let targets = self.targets(environment, key, connection, syncs).await?;
         let now = ts(Utc::now());
         let mut tx = self.store.begin().await?;
-        for schedule in targets.schedules {
-            let update = SyncScheduleRecord {
-                paused,
-                next_run_at: if paused {
-                    schedule.next_run_at.clone()
-                } else {
-                    now.clone()
-                },
-                ..schedule
-            };
-            tx.control_sync_schedule(&update).await?;
+        let control = if paused {
+            SyncControl::Pause
+        } else {
+            SyncControl::Start { now: &now }
+        };
+        for schedule in &targets.schedules {
+            tx.control_sync_schedule(&schedule.id, control).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -333,12 +317,9 @@ impl Syncs {
             ));
         };
         let mut tx = self.store.begin().await?;
-        for schedule in targets.schedules {
-            let update = SyncScheduleRecord {
-                frequency: frequency.map(str::to_string),
-                ..schedule
-            };
-            tx.control_sync_schedule(&update).await?;
+        for schedule in &targets.schedules {
+            tx.control_sync_schedule(&schedule.id, SyncControl::Frequency(frequency))
+                .await?;
         }
         tx.commit().await?;
         Ok(frequency.unwrap_or(spec.frequency).to_string())

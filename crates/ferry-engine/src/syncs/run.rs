@@ -229,7 +229,9 @@ impl Syncs {
                 ..schedule.clone()
             },
         };
-        let written = tx.finish_sync_run(schedule.runs, &update).await?;
+        let written = tx
+            .finish_sync_run(schedule.runs, &schedule.next_run_at, &update)
+            .await?;
         if written && let (Some(spec), Some(connection)) = (spec, connection) {
             let run = FinishedRun {
                 schedule,
