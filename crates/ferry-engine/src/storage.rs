@@ -668,6 +668,8 @@ pub trait StorageTx: Send {
         now: &str,
         lease_until: &str,
     ) -> StorageResult<Option<WebhookDeliveryRecord>>;
+    /// Deletes the deliveries that ended (delivered or given up) before `cutoff`.
+    async fn prune_webhook_deliveries(&mut self, cutoff: &str) -> StorageResult<u64>;
     /// Writes how attempt `attempt` went; false when the delivery was taken again since.
     async fn finish_webhook_delivery(
         &mut self,

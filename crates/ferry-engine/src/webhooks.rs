@@ -380,6 +380,15 @@ impl Webhooks {
         })
     }
 
+    /// Deletes the deliveries that ended more than `retention_days` ago (housekeeping).
+    pub async fn prune_now(&self, retention_days: u32) -> EngineResult<u64> {
+        let cutoff = Utc::now() - chrono::Duration::days(i64::from(retention_days));
+        let mut tx = self.store.begin().await?;
+        let pruned = tx.prune_webhook_deliveries(&ts(cutoff)).await?;
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
     /// An environment's deliveries, newest first.
     pub async fn deliveries(
         &self,

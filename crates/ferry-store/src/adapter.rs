@@ -373,6 +373,9 @@ impl StorageTx for Tx {
     ) -> StorageResult<Option<WebhookDeliveryRecord>> {
         Ok(Tx::claim_webhook_delivery(self, now, lease_until).await?)
     }
+    async fn prune_webhook_deliveries(&mut self, cutoff: &str) -> StorageResult<u64> {
+        Ok(Tx::prune_webhook_deliveries(self, cutoff).await?)
+    }
     async fn finish_webhook_delivery(
         &mut self,
         attempt: i64,

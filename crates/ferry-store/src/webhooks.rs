@@ -124,6 +124,12 @@ impl Tx {
         Ok(Some(delivery))
     }
 
+    pub async fn prune_webhook_deliveries(&mut self, cutoff: &str) -> StoreResult<u64> {
+        let sql = self.sql("DELETE FROM webhook_deliveries WHERE ended_at < ?");
+        let done = sqlx::query(sql).bind(cutoff).execute(self.conn()).await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn finish_webhook_delivery(
         &mut self,
         attempt: i64,

@@ -300,6 +300,10 @@ fn spawn_background(engine: Engine, stop: CancellationToken) -> Vec<tokio::task:
             if let Err(e) = engine.async_actions().prune_now().await {
                 tracing::error!(error = %e.chain(), "pruning old async action results failed; trying again later");
             }
+            let retention = engine.settings().log_retention_days;
+            if let Err(e) = engine.webhooks().prune_now(retention).await {
+                tracing::error!(error = %e.chain(), "pruning old webhook deliveries failed; trying again later");
+            }
         }
         tracing::info!("housekeeping stopped: Ferry is stopping");
     });

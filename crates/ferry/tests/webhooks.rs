@@ -354,6 +354,15 @@ async fn webhooks_report_syncs_and_async_actions(backend: Backend) {
     list_users_async(&h).await;
     let (_, pending) = api(&h, Method::GET, "/webhooks/deliveries?status=pending", None).await;
     assert_eq!(pending["data"], json!([]));
+    // Housekeeping deletes the deliveries that ended before the retention window, and only
+    // those: with no window, every ended one.
+    let (_, all) = api(&h, Method::GET, "/webhooks/deliveries", None).await;
+    let ended = all["data"].as_array().unwrap().len() as u64;
+    assert!(ended > 0);
+    assert_eq!(h.engine.webhooks().prune_now(30).await.unwrap(), 0);
+    assert_eq!(h.engine.webhooks().prune_now(0).await.unwrap(), ended);
+    let (_, all) = api(&h, Method::GET, "/webhooks/deliveries", None).await;
+    assert_eq!(all["data"], json!([]));
 }
 
 /// A connection made, made again, and a refresh that failed, each reported as Nango's `auth`.
