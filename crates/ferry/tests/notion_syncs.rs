@@ -19,6 +19,7 @@ backend_tests!(
     data_source_entries_read_what_changed,
     data_source_entries_read_past_the_query_cap,
     data_source_entries_keep_row_content_when_asked,
+    a_failed_incremental_run_leaves_deletions_to_the_next_full_run,
     data_sources_and_their_templates,
     databases_keep_every_row
 );
@@ -247,6 +248,87 @@ async fn data_source_entries_keep_row_content_when_asked(backend: Backend) {
             assert_eq!(content, "## Notes\n\nWritten in the row.\n");
         }
     }
+}
+
+/// An incremental run that read a row and then failed does not count for the next full run's
+/// deletions: a row it read, trashed before the full run, is found deleted by that run.
+async fn a_failed_incremental_run_leaves_deletions_to_the_next_full_run(backend: Backend) {
+    let h = setup(backend).await;
+    let tasks = support::actions::find(&h, "data_source", "Tasks").await;
+    let tasks = tasks["id"].as_str().unwrap().to_string();
+    h.emulator_admin(
+        Method::POST,
+        &format!("/_emulator/data_sources/{tasks}/generate"),
+        json!({"count": 120}),
+    )
+    .await;
+    send(
+        &h,
+        Method::POST,
+        "/connections/metadata",
+        json!({"connection_id": "acme", "provider_config_key": "notion", "metadata": {"data_source_id": tasks}}),
+    )
+    .await;
+    let entries = json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["data-source-entries"]});
+    send(&h, Method::POST, "/sync/start", entries.clone()).await;
+    run_due(&h.engine).await;
+    assert_eq!(
+        status_of(&h, "data-source-entries").await["status"],
+        "SUCCESS"
+    );
+
+    // 110 rows edited: the incremental run reads a page of them, then its second query fails.
+    let ada = "a0000000-0000-4000-8000-000000000001";
+    for row in task_rows(&h, &tasks).await.iter().take(110) {
+        h.emulator_admin(
+            Method::PATCH,
+            &format!("/_emulator/people/{ada}/pages/{row}"),
+            json!({"properties": {"Name": {"title": [{"text": {"content": "Edited"}}]}}}),
+        )
+        .await;
+    }
+    h.emulator_admin(
+        Method::POST,
+        "/_emulator/faults",
+        json!({"method": "POST", "path": format!("/v1/data_sources/{tasks}/query"), "status": 500, "after": 1, "count": 20}),
+    )
+    .await;
+    send(&h, Method::POST, "/sync/trigger", entries.clone()).await;
+    run_due(&h.engine).await;
+    assert_eq!(
+        status_of(&h, "data-source-entries").await["status"],
+        "ERROR"
+    );
+    let (_, read) = get(&h, "/records?model=DataSourceEntry&filter=updated&limit=1").await;
+    let read = read["records"][0]["id"]
+        .as_str()
+        .expect("the failed run stored a page")
+        .to_string();
+    h.emulator_admin(Method::DELETE, "/_emulator/faults", json!({}))
+        .await;
+
+    h.emulator_admin(
+        Method::PATCH,
+        &format!("/_emulator/people/{ada}/pages/{read}"),
+        json!({"in_trash": true}),
+    )
+    .await;
+    let mut reset = entries;
+    reset["opts"] = json!({"reset": true});
+    send(&h, Method::POST, "/sync/trigger", reset).await;
+    run_due(&h.engine).await;
+    assert_eq!(
+        status_of(&h, "data-source-entries").await["status"],
+        "SUCCESS"
+    );
+    let (_, deleted) = get(&h, "/records?model=DataSourceEntry&filter=deleted").await;
+    let deleted: Vec<&str> = deleted["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(deleted, [read.as_str()]);
 }
 
 /// `data-sources` keeps every data source search shows, with its schema; a data source that

@@ -222,6 +222,9 @@ impl Syncs {
                 checkpoint: sink
                     .and_then(RunSink::latest_checkpoint)
                     .unwrap_or_else(|| schedule.checkpoint.clone()),
+                // A full run's generation goes on in the run that resumes it; an incremental
+                // run's must not: the next full run would count as seen what it did not see.
+                deletes_from: if full { schedule.deletes_from } else { None },
                 last_status: Some("ERROR".into()),
                 last_error: Some(message),
                 last_result: sink.map(|s| Value::Object(s.results()).to_string()),
