@@ -54,9 +54,11 @@ struct Reserved {
 }
 
 impl Reserved {
-    /// The next reserved call's time. A call not taken within one interval of its time is
-    /// given up: taken late, calls would bunch up beyond the burst.
+    /// The next reserved call's time. A call not taken within [`RESERVED_AHEAD`] (or one
+    /// interval, if longer) of its time is given up: taken later, calls would bunch up beyond
+    /// the burst by more than the tenth of a second a reservation covers.
     fn take(&mut self, now: Instant, interval_us: i64) -> Option<Instant> {
+        let grace = Duration::from_micros(interval_us as u64).max(RESERVED_AHEAD);
         while self.next < self.count {
             let offset = self
                 .first_in_us
@@ -64,7 +66,7 @@ impl Reserved {
                 .max(0);
             self.next += 1;
             let due = self.at + Duration::from_micros(offset as u64);
-            if due + Duration::from_micros(interval_us as u64) >= now {
+            if due + grace >= now {
                 return Some(due);
             }
         }
@@ -347,8 +349,11 @@ mod tests {
             reserved.take(at, 1_000),
             Some(at + Duration::from_millis(1))
         );
-        // Taken more than an interval after its time, the last one is given up.
-        assert_eq!(reserved.take(at + Duration::from_millis(5), 1_000), None);
+        // Taken later than the grace after its time, the last one is given up.
+        assert_eq!(
+            reserved.take(at + RESERVED_AHEAD + Duration::from_millis(5), 1_000),
+            None
+        );
         assert!(!reserved.left());
     }
 
