@@ -193,6 +193,41 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A database view: how one of its data sources is filtered, sorted and shown (a dashboard
+/// has no data source; its widgets are views naming it in `dashboard`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct View {
+    pub id: Id,
+    pub database: Id,
+    pub data_source: Option<Id>,
+    pub name: String,
+    pub kind: String,
+    pub filter: Option<Value>,
+    pub sorts: Option<Value>,
+    pub quick_filters: Option<Value>,
+    pub configuration: Option<Value>,
+    pub dashboard: Option<Id>,
+    pub stamps: Stamps,
+}
+
+/// A view query's rows, kept for paging until `expires_at`.
+#[derive(Debug, Clone)]
+pub struct ViewQuery {
+    pub id: Id,
+    pub view: Id,
+    pub rows: Vec<Id>,
+    pub capped: bool,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A custom emoji as Notion shows it: `{id, name, url}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomEmoji {
+    pub id: Id,
+    pub name: String,
+    pub url: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comment {
     pub id: Id,
@@ -264,6 +299,15 @@ pub struct Workspace {
     pub databases: HashMap<Id, Database>,
     pub data_sources: HashMap<Id, DataSource>,
     pub comments: Vec<Comment>,
+    /// The workspace's own emojis, for icons and mentions.
+    #[serde(default)]
+    pub custom_emojis: Vec<CustomEmoji>,
+    /// Database views, in creation order.
+    #[serde(default)]
+    pub views: Vec<View>,
+    /// View queries' kept rows; they expire, so an export leaves them out.
+    #[serde(skip)]
+    pub view_queries: HashMap<Id, ViewQuery>,
     /// Top-level objects of the workspace, in creation order.
     pub roots: Vec<Id>,
     pub integrations: Vec<Integration>,

@@ -13,7 +13,8 @@ use uuid::{Uuid, uuid};
 
 use crate::http::Caller;
 use crate::model::{
-    Block, Grant, Id, Integration, IntegrationKind, Parent, Stamps, User, UserKind, Workspace,
+    Block, CustomEmoji, Grant, Id, Integration, IntegrationKind, Parent, Stamps, User, UserKind,
+    Workspace,
 };
 use crate::version::ApiVersion;
 
@@ -27,6 +28,8 @@ pub const ALAN: Id = uuid!("a0000000-0000-4000-8000-000000000003");
 pub const DEMO_BOT: Id = uuid!("b0000000-0000-4000-8000-000000000001");
 pub const INTERNAL_INTEGRATION: Id = uuid!("c0000000-0000-4000-8000-000000000001");
 pub const PUBLIC_INTEGRATION: Id = uuid!("c0000000-0000-4000-8000-000000000002");
+/// The workspace's `:ferry:` custom emoji.
+pub const FERRY_EMOJI: Id = uuid!("c0ffee00-0000-4000-8000-000000000001");
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Seed {
@@ -97,6 +100,18 @@ fn base() -> Workspace {
         ],
         ..Workspace::default()
     };
+    ws.custom_emojis = vec![
+        CustomEmoji {
+            id: FERRY_EMOJI,
+            name: "ferry".into(),
+            url: "https://emoji.example.com/ferry.png".into(),
+        },
+        CustomEmoji {
+            id: uuid!("c0ffee00-0000-4000-8000-000000000002"),
+            name: "shipit".into(),
+            url: "https://emoji.example.com/shipit.png".into(),
+        },
+    ];
     ws.integrations.push(Integration {
         id: INTERNAL_INTEGRATION,
         name: "Emulator Demo".into(),

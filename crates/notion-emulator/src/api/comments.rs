@@ -1,4 +1,7 @@
-//! Comments: list the unresolved comments on a page or block, and create one.
+//! Comments: list the unresolved comments on a page or block, create one (from rich text or
+//! markdown), and retrieve, update or delete one by id. As Notion does, an integration may
+//! change or delete only the comments it wrote; any other answers `object_not_found`.
+//! Deleting a discussion's first comment deletes the discussion.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -88,16 +91,17 @@ pub(crate) fn create_comment(
         .container()
         .expect("comments always have a page or block parent");
     check_visible(ws, caller, target)?;
-    if body.contains_key("markdown") {
-        return Err(NotionError::body_validation(
-            "body.markdown is not supported by this emulator; send `rich_text`.",
-        ));
+    let rich_text = comment_text(ws, body)?;
+    if let Some(attachments) = body.get("attachments") {
+        // Every attachment names a file upload; none exist, since uploads are not emulated.
+        let items = v::array(Some(attachments), "body.attachments", 3)?;
+        if let Some(first) = items.first() {
+            let path = v::index("body.attachments", 0);
+            let map = v::object(Some(first), &path)?;
+            let id = v::id(map.get("file_upload_id"), &format!("{path}.file_upload_id"))?;
+            return Err(NotionError::not_found("file upload", id));
+        }
     }
-    let rich_text = richtext::parse_array(
-        ws,
-        Some(v::required(body, "rich_text", "body")?),
-        "body.rich_text",
-    )?;
     let display_name = match body.get("display_name") {
         None => {
             let name = ws.user(caller.actor).and_then(|u| u.name.clone());
@@ -137,16 +141,7 @@ pub(crate) fn create_comment(
         resolved: false,
     });
     let index = ws.comments.len() - 1;
-    let page = ws.owning_page(target).unwrap_or(target);
-    let comment_id = ws.comments[index].id;
-    let mut event = Event::new(
-        "comment.created",
-        "comment",
-        comment_id,
-        caller.actor,
-        json!({"parent": {"id": target, "type": if matches!(parent, Parent::Page { .. }) { "page" } else { "block" }}, "page_id": page}),
-    );
-    event.visible_through = page;
+    let event = comment_event(ws, "comment.created", &ws.comments[index], caller.actor);
     Ok((index, vec![event]))
 }
 
@@ -156,4 +151,176 @@ pub fn create(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Valu
     let (index, events) = create_comment(&mut ws, caller, body)?;
     emulator.webhooks.emit(&ws, events);
     Ok(render::comment(&ws.comments[index]))
+}
+
+/// A comment's text: `rich_text` or `markdown`, exactly one of them.
+fn comment_text(ws: &Workspace, body: &serde_json::Map<String, Value>) -> ApiResult<Vec<Value>> {
+    match (body.get("rich_text"), body.get("markdown")) {
+        (Some(rich_text), None) => richtext::parse_array(ws, Some(rich_text), "body.rich_text"),
+        (None, Some(markdown)) => {
+            let text = v::string(Some(markdown), "body.markdown")?;
+            richtext::parse_array(ws, Some(&markdown_to_rich_text(text)), "body.markdown")
+        }
+        (Some(_), Some(_)) => Err(NotionError::body_validation(
+            "body.rich_text and body.markdown are both given; send one of them.",
+        )),
+        (None, None) => Err(NotionError::body_validation(
+            "body.rich_text should be defined, instead was `undefined`.",
+        )),
+    }
+}
+
+/// Inline markdown (bold, italic, strikethrough, code, links; line breaks kept) as rich text
+/// request items, consecutive runs with the same look merged.
+fn markdown_to_rich_text(text: &str) -> Value {
+    use pulldown_cmark::{Event as Md, Options, Parser, Tag, TagEnd};
+    #[derive(Clone, Default, PartialEq)]
+    struct Look {
+        bold: bool,
+        italic: bool,
+        strikethrough: bool,
+        code: bool,
+        link: Option<String>,
+    }
+    let mut look = Look::default();
+    let mut runs: Vec<(Look, String)> = Vec::new();
+    let mut push = |look: &Look, piece: &str| match runs.last_mut() {
+        Some((last, content)) if last == look => content.push_str(piece),
+        _ => runs.push((look.clone(), piece.to_string())),
+    };
+    let mut paragraphs = 0;
+    for event in Parser::new_ext(text, Options::ENABLE_STRIKETHROUGH) {
+        match event {
+            Md::Start(Tag::Paragraph) => {
+                if paragraphs > 0 {
+                    push(&Look::default(), "\n\n");
+                }
+                paragraphs += 1;
+            }
+            Md::Start(Tag::Strong) => look.bold = true,
+            Md::End(TagEnd::Strong) => look.bold = false,
+            Md::Start(Tag::Emphasis) => look.italic = true,
+            Md::End(TagEnd::Emphasis) => look.italic = false,
+            Md::Start(Tag::Strikethrough) => look.strikethrough = true,
+            Md::End(TagEnd::Strikethrough) => look.strikethrough = false,
+            Md::Start(Tag::Link { dest_url, .. }) => look.link = Some(dest_url.to_string()),
+            Md::End(TagEnd::Link) => look.link = None,
+            Md::Text(t) | Md::Html(t) | Md::InlineHtml(t) => push(&look, &t),
+            Md::Code(t) => {
+                let code = Look {
+                    code: true,
+                    ..look.clone()
+                };
+                push(&code, &t);
+            }
+            Md::SoftBreak | Md::HardBreak => push(&look, "\n"),
+            _ => {}
+        }
+    }
+    Value::Array(
+        runs.into_iter()
+            .map(|(look, content)| {
+                json!({
+                    "type": "text",
+                    "text": {"content": content, "link": look.link.map(|url| json!({"url": url}))},
+                    "annotations": {
+                        "bold": look.bold,
+                        "italic": look.italic,
+                        "strikethrough": look.strikethrough,
+                        "code": look.code,
+                    },
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The comment `id` if the caller can see where it is.
+fn visible_comment(ws: &Workspace, caller: &Caller, id: Uuid) -> ApiResult<usize> {
+    let index = ws
+        .comments
+        .iter()
+        .position(|c| c.id == id)
+        .ok_or_else(|| NotionError::not_found("comment", id))?;
+    let target = ws.comments[index].parent.container().unwrap_or(id);
+    check_visible(ws, caller, target).map_err(|_| NotionError::not_found("comment", id))?;
+    Ok(index)
+}
+
+/// The comment `id` if the caller wrote it: others' comments are not found, as on Notion.
+fn own_comment(ws: &Workspace, caller: &Caller, id: Uuid) -> ApiResult<usize> {
+    let index = visible_comment(ws, caller, id)?;
+    if ws.comments[index].created_by != caller.actor {
+        return Err(NotionError::not_found("comment", id));
+    }
+    Ok(index)
+}
+
+fn comment_event(ws: &Workspace, kind: &'static str, comment: &Comment, actor: Uuid) -> Event {
+    let target = comment.parent.container().unwrap_or(comment.id);
+    let page = ws.owning_page(target).unwrap_or(target);
+    let parent_type = if matches!(comment.parent, Parent::Page { .. }) {
+        "page"
+    } else {
+        "block"
+    };
+    let mut event = Event::new(
+        kind,
+        "comment",
+        comment.id,
+        actor,
+        json!({"parent": {"id": target, "type": parent_type}, "page_id": page}),
+    );
+    event.visible_through = page;
+    event
+}
+
+pub fn retrieve(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Value> {
+    let id = req.param("comment_id")?;
+    let ws = emulator.workspace();
+    let index = visible_comment(&ws, caller, id)?;
+    Ok(render::comment(&ws.comments[index]))
+}
+
+pub fn update(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Value> {
+    let id = req.param("comment_id")?;
+    let body = req.body()?;
+    v::only_keys(body, "body", &["rich_text", "markdown"])?;
+    let mut ws = emulator.workspace();
+    let index = own_comment(&ws, caller, id)?;
+    let rich_text = comment_text(&ws, body)?;
+    let comment = &mut ws.comments[index];
+    comment.rich_text = rich_text;
+    comment.last_edited_time = Utc::now();
+    let event = comment_event(&ws, "comment.updated", &ws.comments[index], caller.actor);
+    emulator.webhooks.emit(&ws, vec![event]);
+    Ok(render::comment(&ws.comments[index]))
+}
+
+pub fn delete(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Value> {
+    let id = req.param("comment_id")?;
+    let mut ws = emulator.workspace();
+    let index = own_comment(&ws, caller, id)?;
+    let deleted = ws.comments[index].clone();
+    let opens_discussion = ws
+        .comments
+        .iter()
+        .find(|c| c.discussion_id == deleted.discussion_id)
+        .is_some_and(|first| first.id == deleted.id);
+    let gone: Vec<Comment> = if opens_discussion {
+        ws.comments
+            .iter()
+            .filter(|c| c.discussion_id == deleted.discussion_id)
+            .cloned()
+            .collect()
+    } else {
+        vec![deleted.clone()]
+    };
+    ws.comments.retain(|c| !gone.iter().any(|g| g.id == c.id));
+    let events = gone
+        .iter()
+        .map(|c| comment_event(&ws, "comment.deleted", c, caller.actor))
+        .collect();
+    emulator.webhooks.emit(&ws, events);
+    Ok(render::comment(&deleted))
 }

@@ -90,6 +90,8 @@ pub(crate) fn create_database_in(
             data_sources: vec![ds_id],
         },
     );
+    ws.views
+        .push(super::views::default_view(db_id, ds_id, &stamps));
     ws.data_sources.insert(
         ds_id,
         DataSource {

@@ -10,6 +10,7 @@ mod pages;
 pub(crate) mod schema;
 mod search;
 mod users;
+mod views;
 
 use std::sync::Arc;
 
@@ -58,6 +59,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
         .route("/v1/users", get(h(users::list)))
         .route("/v1/users/me", get(h(users::me)))
         .route("/v1/users/{user_id}", get(h(users::retrieve)))
+        .route("/v1/custom_emojis", get(h(users::custom_emojis)))
         .route("/v1/search", post(h(search::search)))
         .route("/v1/databases", post(h(databases::create_database)))
         .route(
@@ -108,6 +110,24 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
         .route(
             "/v1/comments",
             get(h(comments::list)).post(h(comments::create)),
+        )
+        .route(
+            "/v1/comments/{comment_id}",
+            get(h(comments::retrieve))
+                .patch(h(comments::update))
+                .delete(h(comments::delete)),
+        )
+        .route("/v1/views", get(h(views::list)).post(h(views::create)))
+        .route(
+            "/v1/views/{view_id}",
+            get(h(views::retrieve))
+                .patch(h(views::update))
+                .delete(h(views::delete)),
+        )
+        .route("/v1/views/{view_id}/queries", post(h(views::create_query)))
+        .route(
+            "/v1/views/{view_id}/queries/{query_id}",
+            get(h(views::query_results)).delete(h(views::delete_query)),
         )
         .route_layer(middleware::from_fn_with_state(emulator, authenticate))
 }
