@@ -4,7 +4,9 @@
 //!
 //! When the store is shared by several processes (PostgreSQL), the budget is kept in it: a
 //! pacer reserves its connection's next calls there (a few at a time at high rates, one at a
-//! time at Notion's), so the processes together keep the rate. Otherwise, or when the store
+//! time at Notion's), so the processes together keep the rate. The reservations of every
+//! connection made while one statement runs go together in the next ([`SharedBudget`]), so a
+//! busy process spends a round trip per batch, not per call. Otherwise, or when the store
 //! cannot answer, the process paces alone with a token bucket.
 
 use std::num::NonZeroU32;
@@ -33,9 +35,69 @@ pub struct Pacer {
     shared: Option<SharedPace>,
 }
 
+/// Reservations in the shared store, sent in batches: one statement at a time, holding
+/// every reservation asked for while the previous one ran.
+pub struct SharedBudget {
+    store: storage::Store,
+    asked: tokio::sync::mpsc::UnboundedSender<AskedReservation>,
+}
+
+type AskedReservation = (
+    storage::PaceReservation,
+    tokio::sync::oneshot::Sender<Result<i64, String>>,
+);
+
+/// The most reservations one statement holds.
+const MAX_BATCH: usize = 512;
+
+impl SharedBudget {
+    /// Starts the batching task on the current runtime; it ends when the budget is dropped.
+    fn start(store: storage::Store) -> Arc<SharedBudget> {
+        let (asked, mut waiting) = tokio::sync::mpsc::unbounded_channel::<AskedReservation>();
+        let batches = store.clone();
+        tokio::spawn(async move {
+            while let Some(first) = waiting.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match waiting.try_recv() {
+                        Ok(more) => batch.push(more),
+                        Err(_) => break,
+                    }
+                }
+                let requests: Vec<storage::PaceReservation> =
+                    batch.iter().map(|(request, _)| request.clone()).collect();
+                match batches.reserve_paces(&requests).await {
+                    Ok(answers) => {
+                        for ((_, reply), first_in) in batch.into_iter().zip(answers) {
+                            let _ = reply.send(Ok(first_in));
+                        }
+                    }
+                    Err(e) => {
+                        let reason = e.to_string();
+                        for (_, reply) in batch {
+                            let _ = reply.send(Err(reason.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Arc::new(SharedBudget { store, asked })
+    }
+
+    async fn reserve(&self, request: storage::PaceReservation) -> Result<i64, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.asked
+            .send((request, reply))
+            .map_err(|_| "the reservation task has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the reservation task has stopped".to_string())?
+    }
+}
+
 /// The connection's budget in the shared store, and the calls this process reserved from it.
 struct SharedPace {
-    store: storage::Store,
+    budget: Arc<SharedBudget>,
     connection_row: String,
     interval_us: i64,
     tolerance_us: i64,
@@ -87,23 +149,21 @@ impl SharedPace {
                 .as_mut()
                 .and_then(|r| r.take(Instant::now(), self.interval_us));
             if let Some(due) = due {
-                tokio::time::sleep_until(due.into()).await;
+                if due > Instant::now() {
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 return true;
             }
             let _reserving = self.reserving.lock().await;
             if lock(&self.reserved).as_ref().is_some_and(Reserved::left) {
                 continue;
             }
-            match self
-                .store
-                .reserve_pace(
-                    &self.connection_row,
-                    self.per_reservation,
-                    self.interval_us,
-                    self.tolerance_us,
-                )
-                .await
-            {
+            let request = storage::PaceReservation {
+                connection_row: self.connection_row.clone(),
+                span_us: i64::from(self.per_reservation).saturating_mul(self.interval_us),
+                tolerance_us: self.tolerance_us,
+            };
+            match self.budget.reserve(request).await {
                 Ok(first_in_us) => {
                     *lock(&self.reserved) = Some(Reserved {
                         at: Instant::now(),
@@ -125,6 +185,7 @@ impl SharedPace {
         *lock(&self.reserved) = None;
         let wait_us = i64::try_from(wait.as_micros()).unwrap_or(i64::MAX);
         if let Err(e) = self
+            .budget
             .store
             .hold_pace(&self.connection_row, wait_us, self.tolerance_us)
             .await
@@ -146,12 +207,12 @@ impl Pacer {
 
     /// A pacer on a shared clock: making a clock reads the CPU's features, which costs more
     /// than the rest of a pacer (it showed in profiles over 10,000 connections). With `shared`
-    /// (the store and the connection's row) the budget is kept in the store.
+    /// (the shared budget and the connection's row) the budget is kept in the store.
     fn with_clock(
         rate: f64,
         burst: u32,
         clock: QuantaClock,
-        shared: Option<(storage::Store, &str)>,
+        shared: Option<(Arc<SharedBudget>, &str)>,
     ) -> Pacer {
         let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
         let burst_nz = NonZeroU32::new(burst.max(1)).expect("burst is at least 1");
@@ -159,8 +220,8 @@ impl Pacer {
             .expect("the period is positive")
             .allow_burst(burst_nz);
         let interval_us = (period.as_micros() as i64).max(1);
-        let shared = shared.map(|(store, connection_row)| SharedPace {
-            store,
+        let shared = shared.map(|(budget, connection_row)| SharedPace {
+            budget,
             connection_row: connection_row.to_string(),
             interval_us,
             tolerance_us: interval_us.saturating_mul(i64::from(burst.max(1) - 1)),
@@ -217,8 +278,8 @@ impl Pacer {
 pub struct Pacers {
     pacers: moka::sync::Cache<String, Arc<Pacer>>,
     clock: QuantaClock,
-    /// The store keeping the budget, when it is shared by several processes.
-    shared_store: Option<storage::Store>,
+    /// The budget in the store, when it is shared by several processes.
+    shared_budget: Option<Arc<SharedBudget>>,
 }
 
 impl Default for Pacers {
@@ -229,7 +290,7 @@ impl Default for Pacers {
                 .expire_after(DroppedWhenRefilled)
                 .build(),
             clock: QuantaClock::default(),
-            shared_store: None,
+            shared_budget: None,
         }
     }
 }
@@ -277,7 +338,9 @@ impl Pacers {
     /// Pacers keeping their budget in `store` when it is shared by several processes.
     pub fn on(store: &storage::Store) -> Pacers {
         Pacers {
-            shared_store: store.shares_pacing().then(|| store.clone()),
+            shared_budget: store
+                .shares_pacing()
+                .then(|| SharedBudget::start(store.clone())),
             ..Pacers::default()
         }
     }
@@ -285,9 +348,9 @@ impl Pacers {
     pub fn for_connection(&self, connection_row_id: &str, rate: f64, burst: u32) -> Arc<Pacer> {
         let make = || {
             let shared = self
-                .shared_store
+                .shared_budget
                 .clone()
-                .map(|store| (store, connection_row_id));
+                .map(|budget| (budget, connection_row_id));
             Arc::new(Pacer::with_clock(rate, burst, self.clock.clone(), shared))
         };
         let pacer = self.pacers.get_with_by_ref(connection_row_id, make);

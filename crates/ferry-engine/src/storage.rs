@@ -251,6 +251,15 @@ pub struct WebhookDeliveryRecord {
     pub ended_at: Option<String>,
 }
 
+/// A reservation of `span_us` of a connection's shared budget, whose burst tolerance is
+/// `tolerance_us`.
+#[derive(Debug, Clone)]
+pub struct PaceReservation {
+    pub connection_row: String,
+    pub span_us: i64,
+    pub tolerance_us: i64,
+}
+
 /// A change the control routes make to a schedule: each writes only its own fields, in one
 /// statement, so concurrent requests (and a run going on) lose none of each other's changes.
 #[derive(Debug, Clone, Copy)]
@@ -499,15 +508,10 @@ pub trait Storage: Send + Sync + 'static {
     /// Whether pacing is kept in the store and shared by every process on it (PostgreSQL);
     /// otherwise each process paces alone.
     fn shares_pacing(&self) -> bool;
-    /// Reserves `slots` calls `interval_us` apart on a connection whose burst tolerance is
-    /// `tolerance_us`; answers in how many microseconds the first may go (negative: at once).
-    async fn reserve_pace(
-        &self,
-        connection_row: &str,
-        slots: u32,
-        interval_us: i64,
-        tolerance_us: i64,
-    ) -> StorageResult<i64>;
+    /// Reserves each request's span of its connection's budget, in one statement; answers,
+    /// in order, in how many microseconds each request's first call may go (negative: at
+    /// once). Requests for one connection get consecutive spans.
+    async fn reserve_paces(&self, requests: &[PaceReservation]) -> StorageResult<Vec<i64>>;
     /// Holds a connection closed for `wait_us` in every process.
     async fn hold_pace(
         &self,

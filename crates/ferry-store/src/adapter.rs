@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use ferry_engine::storage::{
     ApiKeyRecord, AsyncActionRecord, ChangeFeed, ConnectSessionRecord, ConnectionChanges,
     ConnectionFilter, ConnectionRecord, EnvironmentRecord, IntegrationRecord, NewConnection,
-    OAuthSessionRecord, OperationFilter, OperationRecord, RecordCounts, RecordInput, RecordQuery,
-    RecordRow, Storage, StorageError, StorageResult, StorageTx, SyncControl, SyncScheduleRecord,
-    WebhookDeliveryRecord,
+    OAuthSessionRecord, OperationFilter, OperationRecord, PaceReservation, RecordCounts,
+    RecordInput, RecordQuery, RecordRow, Storage, StorageError, StorageResult, StorageTx,
+    SyncControl, SyncScheduleRecord, WebhookDeliveryRecord,
 };
 use serde_json::Value;
 
@@ -32,14 +32,8 @@ impl Storage for Store {
     fn shares_pacing(&self) -> bool {
         Store::shares_pacing(self)
     }
-    async fn reserve_pace(
-        &self,
-        connection_row: &str,
-        slots: u32,
-        interval_us: i64,
-        tolerance_us: i64,
-    ) -> StorageResult<i64> {
-        Ok(Store::reserve_pace(self, connection_row, slots, interval_us, tolerance_us).await?)
+    async fn reserve_paces(&self, requests: &[PaceReservation]) -> StorageResult<Vec<i64>> {
+        Ok(Store::reserve_paces(self, requests).await?)
     }
     async fn hold_pace(
         &self,
