@@ -1,7 +1,8 @@
 //! Syncs on both backends, against the emulator: the first run and change tracking in
 //! `GET /records`, deletions and un-sharing found by full runs, a failed run that deletes
 //! nothing and is resumed from its checkpoint, a run whose `ferry serve` process is killed
-//! mid-way taken again by another process once its lease is over, the control routes, every bad
+//! mid-way taken again by another process once its lease is over, two engines draining
+//! the due schedules at once running each once, the control routes, every bad
 //! input, and 50 callers controlling syncs at once.
 
 mod support;
@@ -23,6 +24,7 @@ backend_tests!(
     a_killed_process_run_is_taken_again_after_its_lease,
     a_stopped_run_gives_its_schedule_up_at_once,
     a_trigger_during_a_run_is_kept,
+    two_engines_never_run_a_schedule_twice,
     sync_control_and_bad_input,
     fifty_callers_control_syncs_at_once
 );
@@ -388,6 +390,25 @@ async fn a_trigger_during_a_run_is_kept(backend: Backend) {
     assert!(running.await.unwrap().unwrap());
     assert_eq!(status_of(&h, "content-metadata").await["status"], "SUCCESS");
     assert_eq!(run_due(&h.engine).await, 1, "due again at once");
+}
+
+/// Two engines on one database (as two `ferry serve`) draining the due schedules at once:
+/// every schedule runs exactly once.
+async fn two_engines_never_run_a_schedule_twice(backend: Backend) {
+    let h = setup(backend).await;
+    for n in 0..4 {
+        h.import_demo_connection(&format!("more-{n}")).await;
+    }
+    let second = h.second_engine().await;
+    let (first_ran, second_ran) = tokio::join!(run_due(&h.engine), run_due(&second));
+    // Five connections, each with `users` and `content-metadata` starting by themselves.
+    assert_eq!(first_ran + second_ran, 10, "{first_ran} + {second_ran}");
+    let runs = h
+        .db_texts("SELECT CAST(runs AS TEXT) FROM sync_schedules WHERE paused = 0")
+        .await;
+    assert_eq!(runs.len(), 10);
+    assert!(runs.iter().all(|r| r == "1"), "{runs:?}");
+    assert_eq!(run_due(&h.engine).await + run_due(&second).await, 0);
 }
 
 /// `ferry serve` as a separate process on the harness's database and emulator, its workers
