@@ -109,7 +109,8 @@ impl Store {
             .collect()
     }
 
-    pub async fn records(&self, query: &RecordQuery) -> StoreResult<Vec<RecordRow>> {
+    /// The text of [`Store::records`]'s query.
+    fn records_sql(&self, query: &RecordQuery) -> String {
         let mut sql = format!(
             "SELECT external_id, {}, first_seen_at, updated_at, deleted_at, pruned_at, last_action \
              FROM records WHERE connection_row = ? AND model = ?",
@@ -119,7 +120,9 @@ impl Store {
             sql.push_str(" AND updated_at >= ?");
         }
         if query.after.is_some() {
-            sql.push_str(" AND (updated_at > ? OR (updated_at = ? AND external_id > ?))");
+            // A row value, so both backends read the index from the cursor on instead of
+            // sorting everything after it.
+            sql.push_str(" AND (updated_at, external_id) > (?, ?)");
         }
         if !query.actions.is_empty() {
             sql.push_str(&format!(
@@ -134,6 +137,11 @@ impl Store {
             ));
         }
         sql.push_str(" ORDER BY updated_at, external_id LIMIT ?");
+        sql
+    }
+
+    pub async fn records(&self, query: &RecordQuery) -> StoreResult<Vec<RecordRow>> {
+        let sql = self.records_sql(query);
         let mut q = sqlx::query(self.sql(&sql))
             .bind(&query.connection_row)
             .bind(&query.model);
@@ -141,7 +149,7 @@ impl Store {
             q = q.bind(after);
         }
         if let Some((at, id)) = &query.after {
-            q = q.bind(at).bind(at).bind(id);
+            q = q.bind(at).bind(id);
         }
         for action in &query.actions {
             q = q.bind(action);
@@ -432,7 +440,7 @@ impl Tx {
     ) -> StoreResult<(u64, bool)> {
         // The data goes; the hash with it, so the next run that sees the record stores it again.
         const UNPRUNED_UNTIL: &str = "connection_row = ? AND model = ? AND pruned_at IS NULL \
-             AND (updated_at < ? OR (updated_at = ? AND external_id <= ?))";
+             AND (updated_at, external_id) <= (?, ?)";
         let sql = self.sql(&format!(
             "UPDATE records SET data = '{{}}', data_hash = '', pruned_at = ? WHERE connection_row = ? AND model = ? \
              AND external_id IN (SELECT external_id FROM records WHERE {UNPRUNED_UNTIL} \
@@ -445,7 +453,6 @@ impl Tx {
             .bind(connection_row)
             .bind(model)
             .bind(until.0)
-            .bind(until.0)
             .bind(until.1)
             .bind(limit)
             .execute(self.conn())
@@ -456,7 +463,6 @@ impl Tx {
         let more = sqlx::query(sql)
             .bind(connection_row)
             .bind(model)
-            .bind(until.0)
             .bind(until.0)
             .bind(until.1)
             .fetch_optional(self.conn())
@@ -544,5 +550,47 @@ impl Tx {
         };
         query.bind(id).execute(self.conn()).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `GET /records` pages read the index from the cursor on: no scan of the rows before it,
+    /// no sort of the rows after it.
+    #[tokio::test]
+    async fn a_records_page_is_an_index_range() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let query = RecordQuery {
+            connection_row: "c".into(),
+            model: "M".into(),
+            after: Some(("2026-01-01T00:00:00.000000Z".into(), "x".into())),
+            limit: 1000,
+            ..RecordQuery::default()
+        };
+        let explained = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            store.records_sql(&query)
+        )))
+        .bind("c")
+        .bind("M")
+        .bind("2026-01-01T00:00:00.000000Z")
+        .bind("x")
+        .bind(1000_i64)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        let details: Vec<String> = explained
+            .iter()
+            .map(|row| row.try_get::<String, _>("detail").unwrap())
+            .collect();
+        assert_eq!(
+            details,
+            [
+                "SEARCH records USING INDEX records_by_change (connection_row=? AND model=? AND (updated_at,external_id)>(?,?))"
+            ],
+        );
     }
 }

@@ -12,6 +12,9 @@
 //!
 //!   cargo bench -p ferry --bench sync
 //!
+//! It runs on SQLite, then again on PostgreSQL when `FERRY_TEST_DATABASE_URL` names a server
+//! (a fresh database is made there and dropped).
+//!
 //! `FERRY_BENCH_ROWS` (default 20000) sets the large data source's size.
 
 use std::time::{Duration, Instant};
@@ -63,10 +66,16 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(rows));
+    println!("## SQLite");
+    runtime.block_on(run(rows, None));
+    if let Ok(postgres) = std::env::var("FERRY_TEST_DATABASE_URL") {
+        println!();
+        println!("## PostgreSQL");
+        runtime.block_on(run(rows, Some(&postgres)));
+    }
 }
 
-async fn run(rows: usize) {
+async fn run(rows: usize, postgres: Option<&str>) {
     let emulator = notion_emulator::start(
         notion_emulator::Config {
             rate_limit: 0.0,
@@ -87,7 +96,10 @@ async fn run(rows: usize) {
     );
     let small = emu.data_source("Small", small_rows).await;
     let large = emu.data_source("Large", rows).await;
-    let ferry = Ferry::start(&base).await;
+    let ferry = match postgres {
+        Some(admin) => Ferry::start_on(&base, Some(admin)).await,
+        None => Ferry::start(&base).await,
+    };
     ferry.connection("small", &small).await;
     ferry.connection("large", &large).await;
     emu.settings(json!({"rate_limit": RATE, "burst": 10})).await;

@@ -1,6 +1,7 @@
-//! What the benchmarks share: Ferry in-process on a fresh SQLite database in a temporary
-//! folder, serving its API on a free port, with the Notion integration at Notion's documented
-//! pace (its default). No background workers run: a bench starts what it measures.
+//! What the benchmarks share: Ferry in-process on a fresh database (SQLite in a temporary
+//! folder, or a PostgreSQL database made for the run and dropped after), serving its API on a
+//! free port, with the Notion integration at Notion's documented pace (its default). No
+//! background workers run: a bench starts what it measures.
 
 use ferry_engine::{Cipher, Engine, Settings};
 use serde_json::Value;
@@ -13,15 +14,37 @@ pub struct Ferry {
     pub engine: Engine,
     stop: tokio::sync::oneshot::Sender<()>,
     _dir: TempDir,
+    /// The PostgreSQL server's admin URL and the database made for this run.
+    postgres: Option<(String, String)>,
 }
 
 impl Ferry {
-    /// Starts Ferry calling Notion at `notion`, with the `notion` integration made.
+    /// Starts Ferry on SQLite calling Notion at `notion`, with the `notion` integration made.
     pub async fn start(notion: &str) -> Ferry {
+        Self::start_on(notion, None).await
+    }
+
+    /// Like [`Ferry::start`], on a new database of the PostgreSQL server at `postgres` (an
+    /// admin URL) when given.
+    pub async fn start_on(notion: &str, postgres: Option<&str>) -> Ferry {
         let dir = TempDir::new();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let database = format!("sqlite://{}/ferry.db", dir.0.display());
+        let postgres = match postgres {
+            Some(admin) => {
+                let name = format!("ferry_bench_{}", uuid::Uuid::new_v4().simple());
+                admin_sql(admin, &format!("CREATE DATABASE {name}")).await;
+                Some((admin.to_string(), name))
+            }
+            None => None,
+        };
+        let database = match &postgres {
+            Some((admin, name)) => {
+                let (server, _) = admin.rsplit_once('/').expect("the URL names a database");
+                format!("{server}/{name}")
+            }
+            None => format!("sqlite://{}/ferry.db", dir.0.display()),
+        };
         let encryption_key = Cipher::generate_key();
         let settings = Settings::load_from(None, |name| match name {
             "FERRY_DATABASE_URL" => Some(database.clone()),
@@ -51,6 +74,7 @@ impl Ferry {
             engine,
             stop,
             _dir: dir,
+            postgres,
         };
         ferry
             .send(
@@ -93,7 +117,27 @@ impl Ferry {
         let _ = self.stop.send(());
         self.engine.logs().flush_now().await;
         self.engine.close().await;
+        if let Some((admin, name)) = &self.postgres {
+            admin_sql(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
+        }
     }
+}
+
+/// Runs `sql` on the PostgreSQL server's admin database.
+async fn admin_sql(admin: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(admin)
+        .await
+        .expect("FERRY_TEST_DATABASE_URL is reachable");
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
 }
 
 /// A folder removed when dropped.
