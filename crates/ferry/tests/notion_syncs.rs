@@ -129,19 +129,25 @@ async fn data_source_entries_read_what_changed(backend: Backend) {
     assert_eq!(deleted[0]["id"], edited.as_str());
 }
 
-/// Past Notion's cap on one query's rows (lowered from 10,000 to 40 here), a query reports
-/// `query_result_limit_reached`; `data-source-entries` then starts a new query at the edit
-/// time of the last row it read, until it has every row, each once.
-async fn data_source_entries_read_past_the_query_cap(backend: Backend) {
+/// A harness whose Tasks data source has `more` generated rows besides its own; and its id.
+async fn tasks_with_more_rows(backend: Backend, more: usize) -> (Harness, String) {
     let h = setup(backend).await;
     let tasks = support::actions::find(&h, "data_source", "Tasks").await;
     let tasks = tasks["id"].as_str().unwrap().to_string();
     h.emulator_admin(
         Method::POST,
         &format!("/_emulator/data_sources/{tasks}/generate"),
-        json!({"count": 95}),
+        json!({"count": more}),
     )
     .await;
+    (h, tasks)
+}
+
+/// Past Notion's cap on one query's rows (lowered from 10,000 to 40 here), a query reports
+/// `query_result_limit_reached`; `data-source-entries` then starts a new query at the edit
+/// time of the last row it read, until it has every row, each once.
+async fn data_source_entries_read_past_the_query_cap(backend: Backend) {
+    let (h, tasks) = tasks_with_more_rows(backend, 95).await;
     let rows = task_rows(&h, &tasks).await;
     assert!(rows.len() > 100, "{} rows", rows.len());
     h.emulator_admin(
@@ -253,15 +259,7 @@ async fn data_source_entries_keep_row_content_when_asked(backend: Backend) {
 /// An incremental run that read a row and then failed does not count for the next full run's
 /// deletions: a row it read, trashed before the full run, is found deleted by that run.
 async fn a_failed_incremental_run_leaves_deletions_to_the_next_full_run(backend: Backend) {
-    let h = setup(backend).await;
-    let tasks = support::actions::find(&h, "data_source", "Tasks").await;
-    let tasks = tasks["id"].as_str().unwrap().to_string();
-    h.emulator_admin(
-        Method::POST,
-        &format!("/_emulator/data_sources/{tasks}/generate"),
-        json!({"count": 120}),
-    )
-    .await;
+    let (h, tasks) = tasks_with_more_rows(backend, 120).await;
     send(
         &h,
         Method::POST,

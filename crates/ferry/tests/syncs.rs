@@ -252,13 +252,11 @@ async fn a_failed_run_deletes_nothing_and_resumes(backend: Backend) {
     assert_eq!(deleted, gone);
 }
 
-/// A run whose process is killed after its first page (a real `ferry serve`, sent SIGKILL)
-/// holds its schedule until the lease is over; then another process takes it, resumes from
-/// the checkpoint, and the records come out whole, each once.
-async fn a_killed_process_run_is_taken_again_after_its_lease(backend: Backend) {
+/// Only `content-metadata` runs, over 150 more pages than the seed, and the emulator answers
+/// its second search page after a minute: a run stores its first page and then waits.
+async fn slow_second_search_page(backend: Backend) -> Harness {
     let h = setup(backend).await;
     add_rows(&h, 150).await;
-    // Only content-metadata runs here.
     send(
         &h,
         Method::POST,
@@ -272,6 +270,14 @@ async fn a_killed_process_run_is_taken_again_after_its_lease(backend: Backend) {
         json!({"method": "POST", "path": "/v1/search", "delay_ms": 60000, "after": 1, "count": 1}),
     )
     .await;
+    h
+}
+
+/// A run whose process is killed after its first page (a real `ferry serve`, sent SIGKILL)
+/// holds its schedule until the lease is over; then another process takes it, resumes from
+/// the checkpoint, and the records come out whole, each once.
+async fn a_killed_process_run_is_taken_again_after_its_lease(backend: Backend) {
+    let h = slow_second_search_page(backend).await;
     let mut server = spawn_ferry_serve(&h);
     // The process's sync worker stores the first page, then waits on the slow second one.
     let mut stored = 0;
@@ -314,21 +320,7 @@ async fn a_killed_process_run_is_taken_again_after_its_lease(backend: Backend) {
 /// its lease up: another process takes the schedule at once, not ten minutes later, and
 /// resumes it with no record lost or doubled.
 async fn a_stopped_run_gives_its_schedule_up_at_once(backend: Backend) {
-    let h = setup(backend).await;
-    add_rows(&h, 150).await;
-    send(
-        &h,
-        Method::POST,
-        "/sync/pause",
-        json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["users"]}),
-    )
-    .await;
-    h.emulator_admin(
-        Method::POST,
-        "/_emulator/faults",
-        json!({"method": "POST", "path": "/v1/search", "delay_ms": 60000, "after": 1, "count": 1}),
-    )
-    .await;
+    let h = slow_second_search_page(backend).await;
     // The stop comes once the first page is stored, while the run waits on the second.
     let first_page_stored = async {
         while all_records(&h, "ContentMetadata", "").await.len() < 100 {
