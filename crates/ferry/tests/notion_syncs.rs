@@ -24,6 +24,16 @@ backend_tests!(
     databases_keep_every_row
 );
 
+/// `sync`'s last run failed, and its error names `field`.
+async fn failed_naming(h: &Harness, sync: &str, field: &str) {
+    let status = status_of(h, sync).await;
+    assert_eq!(status["status"], "ERROR", "{status}");
+    assert!(
+        status["latestError"].as_str().unwrap().contains(field),
+        "{status}"
+    );
+}
+
 /// The rows of the Tasks data source, through the proxy.
 async fn task_rows(h: &Harness, tasks: &str) -> BTreeSet<String> {
     listed_ids(h, &format!("/proxy/v1/data_sources/{tasks}/query")).await
@@ -44,15 +54,7 @@ async fn data_source_entries_read_what_changed(backend: Backend) {
     );
     send(&h, Method::POST, "/sync/start", entries.clone()).await;
     run_due(&h.engine).await;
-    let status = status_of(&h, "data-source-entries").await;
-    assert_eq!(status["status"], "ERROR", "{status}");
-    assert!(
-        status["latestError"]
-            .as_str()
-            .unwrap()
-            .contains("data_source_id"),
-        "{status}"
-    );
+    failed_naming(&h, "data-source-entries", "data_source_id").await;
 
     let tasks = support::actions::find(&h, "data_source", "Tasks").await;
     let tasks = tasks["id"].as_str().unwrap().to_string();
@@ -223,15 +225,7 @@ async fn data_source_entries_keep_row_content_when_asked(backend: Backend) {
     .await;
     send(&h, Method::POST, "/sync/start", entries.clone()).await;
     run_due(&h.engine).await;
-    let status = status_of(&h, "data-source-entries").await;
-    assert_eq!(status["status"], "ERROR", "{status}");
-    assert!(
-        status["latestError"]
-            .as_str()
-            .unwrap()
-            .contains("include_page_content"),
-        "{status}"
-    );
+    failed_naming(&h, "data-source-entries", "include_page_content").await;
 
     send(
         &h,

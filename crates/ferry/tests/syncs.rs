@@ -252,9 +252,8 @@ async fn a_failed_run_deletes_nothing_and_resumes(backend: Backend) {
     assert_eq!(deleted, gone);
 }
 
-/// Only `content-metadata` runs, over 150 more pages than the seed, and the emulator answers
-/// its second search page after a minute: a run stores its first page and then waits.
-async fn slow_second_search_page(backend: Backend) -> Harness {
+/// A harness where only `content-metadata` runs, over 150 more pages than the seed.
+async fn only_content_metadata(backend: Backend) -> Harness {
     let h = setup(backend).await;
     add_rows(&h, 150).await;
     send(
@@ -264,6 +263,13 @@ async fn slow_second_search_page(backend: Backend) -> Harness {
         json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["users"]}),
     )
     .await;
+    h
+}
+
+/// [`only_content_metadata`], with the emulator answering its second search page after a
+/// minute: a run stores its first page and then waits.
+async fn slow_second_search_page(backend: Backend) -> Harness {
+    let h = only_content_metadata(backend).await;
     h.emulator_admin(
         Method::POST,
         "/_emulator/faults",
@@ -348,15 +354,7 @@ async fn a_stopped_run_gives_its_schedule_up_at_once(backend: Backend) {
 /// A trigger with `reset` that comes while the schedule runs is not undone by the run's end:
 /// the schedule is due again at once.
 async fn a_trigger_during_a_run_is_kept(backend: Backend) {
-    let h = setup(backend).await;
-    add_rows(&h, 150).await;
-    send(
-        &h,
-        Method::POST,
-        "/sync/pause",
-        json!({"provider_config_key": "notion", "connection_id": "acme", "syncs": ["users"]}),
-    )
-    .await;
+    let h = only_content_metadata(backend).await;
     assert_eq!(
         run_due(&h.engine).await,
         1,

@@ -127,6 +127,29 @@ impl Ferry {
     }
 }
 
+/// A call to the emulator's public API with its demo token, as API 2025-09-03; anything but
+/// a success stops the bench.
+pub async fn emulator_call(
+    http: &reqwest::Client,
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut request = http
+        .request(method.clone(), format!("{base}{path}"))
+        .bearer_auth(notion_emulator::seed::DEMO_TOKEN)
+        .header("Notion-Version", "2025-09-03");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let value: Value = response.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{method} {path}: {status} {value}");
+    value
+}
+
 /// Runs `sql` on the PostgreSQL server's admin database.
 async fn admin_sql(admin: &str, sql: &str) {
     sqlx::any::install_default_drivers();

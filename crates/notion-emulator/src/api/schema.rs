@@ -316,6 +316,38 @@ pub(super) fn schema_event(
     }
 }
 
+/// The rows of `ds` a query shows: those passing every filter (templates left out, trashed
+/// rows only when `in_trash`), in `sorts` order, cut at the query result limit; and whether
+/// they were cut. Data source queries and view queries both read rows through it.
+pub(super) fn matching_rows<'w>(
+    emulator: &Emulator,
+    caller: &Caller,
+    ws: &'w crate::model::Workspace,
+    ds: &crate::model::DataSource,
+    filters: &[filter::Filter],
+    sorts: &[(filter::SortKey, bool)],
+    in_trash: bool,
+) -> (Vec<&'w crate::model::Page>, bool) {
+    let ctx = caller.ctx(emulator);
+    let actor = caller.actor.to_string();
+    let mut rows: Vec<&crate::model::Page> = ds
+        .rows
+        .iter()
+        .filter_map(|id| ws.pages.get(id))
+        .filter(|p| p.in_trash == in_trash && !p.is_template)
+        .filter(|p| {
+            filters
+                .iter()
+                .all(|f| filter::matches(ws, &ctx, p, f, Some(&actor)))
+        })
+        .collect();
+    filter::sort(ws, &ctx, &mut rows, sorts);
+    let limit = emulator.settings().query_result_limit;
+    let capped = rows.len() > limit;
+    rows.truncate(limit);
+    (rows, capped)
+}
+
 /// Runs a query on one data source and answers the list in the caller's version.
 pub(super) fn run_query(
     emulator: &Emulator,
@@ -359,22 +391,15 @@ pub(super) fn run_query(
         v::one_of(Some(rt), "body.result_type", &["page", "data_source"])?;
     }
     let ctx = caller.ctx(emulator);
-    let actor = caller.actor.to_string();
-    let mut rows: Vec<&crate::model::Page> = ds
-        .rows
-        .iter()
-        .filter_map(|id| ws.pages.get(id))
-        .filter(|p| p.in_trash == trash && !p.is_template)
-        .filter(|p| {
-            parsed_filter
-                .as_ref()
-                .is_none_or(|f| filter::matches(&ws, &ctx, p, f, Some(&actor)))
-        })
-        .collect();
-    filter::sort(&ws, &ctx, &mut rows, &sorts);
-    let limit = emulator.settings().query_result_limit;
-    let capped = rows.len() > limit;
-    rows.truncate(limit);
+    let (rows, capped) = matching_rows(
+        emulator,
+        caller,
+        &ws,
+        ds,
+        parsed_filter.as_slice(),
+        &sorts,
+        trash,
+    );
     let slice = pagination::slice(&scope, &rows, page);
     let mut props: Vec<String> = req.query_all("filter_properties");
     if let Some(list) = body.get("filter_properties").and_then(Value::as_array) {

@@ -473,13 +473,13 @@ pub fn delete(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Valu
 }
 
 /// The rows a view shows now: its data source's rows that pass its filter and quick filters,
-/// in its sort order.
+/// in its sort order, cut at the query result limit; and whether they were cut.
 fn rows_of(
     emulator: &Emulator,
     ws: &Workspace,
     caller: &Caller,
     view: &View,
-) -> ApiResult<Vec<Id>> {
+) -> ApiResult<(Vec<Id>, bool)> {
     let Some(ds) = view.data_source.and_then(|id| ws.data_sources.get(&id)) else {
         return Err(NotionError::validation(
             "A dashboard view has no rows of its own; query one of its widget views.",
@@ -496,21 +496,9 @@ fn rows_of(
         Some(s) => filter::parse_sorts(ds, s, "view.sorts")?,
         None => Vec::new(),
     };
-    let ctx = caller.ctx(emulator);
-    let actor = caller.actor.to_string();
-    let mut rows: Vec<&crate::model::Page> = ds
-        .rows
-        .iter()
-        .filter_map(|id| ws.pages.get(id))
-        .filter(|p| !p.in_trash && !p.is_template)
-        .filter(|p| {
-            filters
-                .iter()
-                .all(|f| filter::matches(ws, &ctx, p, f, Some(&actor)))
-        })
-        .collect();
-    filter::sort(ws, &ctx, &mut rows, &sorts);
-    Ok(rows.iter().map(|p| p.id).collect())
+    let (rows, capped) =
+        super::schema::matching_rows(emulator, caller, ws, ds, &filters, &sorts, false);
+    Ok((rows.iter().map(|p| p.id).collect(), capped))
 }
 
 fn query_page(
@@ -543,10 +531,7 @@ pub fn create_query(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResul
     let mut ws = emulator.workspace();
     let index = visible_view(&ws, caller, id)?;
     let view = ws.views[index].clone();
-    let mut rows = rows_of(emulator, &ws, caller, &view)?;
-    let limit = emulator.settings().query_result_limit;
-    let capped = rows.len() > limit;
-    rows.truncate(limit);
+    let (rows, capped) = rows_of(emulator, &ws, caller, &view)?;
     let now = Utc::now();
     ws.view_queries.retain(|_, q| q.expires_at > now);
     let query = ViewQuery {
