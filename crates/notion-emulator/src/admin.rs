@@ -73,6 +73,8 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
         .route("/_emulator/webhooks/{id}", delete(unsubscribe))
         .route("/_emulator/webhooks/{id}/verify", post(verify))
         .route("/_emulator/files/{name}", get(hosted_file))
+        .route("/_emulator/files/{upload}/{name}", get(uploaded_file))
+        .route("/_emulator/file_uploads/{id}/expire", post(expire_upload))
 }
 
 fn answer(result: ApiResult<Value>) -> Response {
@@ -143,7 +145,7 @@ async fn export(State(emulator): Shared) -> Response {
 
 fn settings_json(emulator: &Emulator) -> Value {
     let s = emulator.settings();
-    json!({"rate_limit": s.limits.rate, "burst": s.limits.burst, "latency_ms": s.latency.as_millis() as u64, "max_body_bytes": s.max_body_bytes, "markdown_record_limit": s.markdown_record_limit, "query_result_limit": s.query_result_limit})
+    json!({"rate_limit": s.limits.rate, "burst": s.limits.burst, "latency_ms": s.latency.as_millis() as u64, "max_body_bytes": s.max_body_bytes, "markdown_record_limit": s.markdown_record_limit, "query_result_limit": s.query_result_limit, "max_file_upload_bytes": s.max_file_upload_bytes})
 }
 
 async fn get_settings(State(emulator): Shared) -> Response {
@@ -173,6 +175,15 @@ async fn set_settings(State(emulator): Shared, body: Bytes) -> Response {
             .get("query_result_limit")
             .map(|l| v::number(Some(l), "body.query_result_limit"))
             .transpose()?;
+        let upload_limit = body
+            .get("max_file_upload_bytes")
+            .map(|l| v::number(Some(l), "body.max_file_upload_bytes"))
+            .transpose()?;
+        if upload_limit.is_some_and(|l| l < 1.0) {
+            return Err(NotionError::validation(
+                "body.max_file_upload_bytes should be at least 1.",
+            ));
+        }
         if rate.is_some_and(|r| r < 0.0)
             || burst.is_some_and(|b| b < 1.0)
             || latency.is_some_and(|l| l < 0.0)
@@ -198,6 +209,9 @@ async fn set_settings(State(emulator): Shared, body: Bytes) -> Response {
             }
             if let Some(l) = query_limit {
                 s.query_result_limit = l as usize;
+            }
+            if let Some(l) = upload_limit {
+                s.max_file_upload_bytes = l as u64;
             }
         });
         emulator.limiter.reset();
@@ -571,7 +585,10 @@ async fn person_comment(
         let mut ws = emulator.workspace();
         let (index, events) = crate::api::comments_create(&mut ws, &caller, &body)?;
         emulator.webhooks.emit(&ws, events);
-        Ok(crate::render::comment(&ws.comments[index]))
+        Ok(crate::render::comment(
+            &caller.ctx(&emulator),
+            &ws.comments[index],
+        ))
     })())
 }
 
@@ -748,23 +765,41 @@ async fn deliver_now(State(emulator): Shared, body: Bytes) -> Response {
     json_response(&json!({"attempted": attempted}))
 }
 
+/// Ends a file upload's hour now, as if it had passed.
+async fn expire_upload(State(emulator): Shared, Path(id): Path<String>) -> Response {
+    answer(
+        crate::ids::parse_path(&id, "id")
+            .and_then(|id| crate::api::file_uploads::expire_now(&emulator, id)),
+    )
+}
+
+/// Whether a signed URL's `expires` has passed; S3's answer when it has.
+fn expired_link(query: &std::collections::HashMap<String, String>) -> Option<Response> {
+    let expires = query
+        .get("expires")
+        .and_then(|e| e.parse::<i64>().ok())
+        .unwrap_or(0);
+    if Utc::now().timestamp() <= expires {
+        return None;
+    }
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+    Some(
+        (
+            StatusCode::FORBIDDEN,
+            [("content-type", "application/xml")],
+            body,
+        )
+            .into_response(),
+    )
+}
+
 /// A Notion-hosted file; its signed URL stops working at `expires`, as S3's does.
 async fn hosted_file(
     Path(name): Path<String>,
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let expires = query
-        .get("expires")
-        .and_then(|e| e.parse::<i64>().ok())
-        .unwrap_or(0);
-    if Utc::now().timestamp() > expires {
-        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
-        return (
-            StatusCode::FORBIDDEN,
-            [("content-type", "application/xml")],
-            body,
-        )
-            .into_response();
+    if let Some(expired) = expired_link(&query) {
+        return expired;
     }
     (
         StatusCode::OK,
@@ -772,4 +807,31 @@ async fn hosted_file(
         format!("Contents of {name}, served by the Notion emulator.\n"),
     )
         .into_response()
+}
+
+/// A file sent through the File Upload API, with its bytes and content type.
+async fn uploaded_file(
+    State(emulator): Shared,
+    Path((upload, _name)): Path<(String, String)>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Some(expired) = expired_link(&query) {
+        return expired;
+    }
+    let content = crate::ids::parse(&upload)
+        .and_then(|id| crate::api::file_uploads::content_of(&emulator.workspace(), id));
+    match content {
+        Some((bytes, content_type)) => (
+            StatusCode::OK,
+            [("content-type", content_type)],
+            Bytes::copy_from_slice(&bytes),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            [("content-type", "application/xml")],
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
+        )
+            .into_response(),
+    }
 }

@@ -373,21 +373,24 @@ pub fn parse_content(
             )?;
             out["type"] = json!("external");
             out["external"] = json!({"url": u});
-        } else if body.contains_key("file_upload") {
-            return Err(NotionError::body_validation(format!(
-                "{path}.file_upload refers to a file upload, which this emulator does not store; use `external`."
-            )));
+        } else if let Some(upload) = body.get("file_upload") {
+            let (stored, _) = crate::api::file_uploads::parse_reference(ws, upload, path)?;
+            out["type"] = json!("file");
+            out["file"] = stored["file"].clone();
         } else {
             return Err(NotionError::body_validation(format!(
                 "{path}.external should be defined, instead was `undefined`."
             )));
         }
         if kind == "file" {
-            let default_name = out["external"]["url"]
-                .as_str()
-                .and_then(|u| u.rsplit('/').next())
-                .unwrap_or("file")
-                .to_string();
+            let default_name = match out["type"].as_str() {
+                Some("file") => out["file"]["name"].as_str(),
+                _ => out["external"]["url"]
+                    .as_str()
+                    .and_then(|u| u.rsplit('/').next()),
+            }
+            .unwrap_or("file")
+            .to_string();
             out["name"] = json!(
                 v::optional_string(body.get("name"), &v::join(path, "name"))?
                     .map(str::to_string)

@@ -65,6 +65,7 @@ impl Caller {
             now: chrono::Utc::now(),
             user_emails: self.user_emails,
             bot: Some(self.actor),
+            max_file_upload_bytes: emulator.settings().max_file_upload_bytes,
         }
     }
 }
@@ -170,11 +171,23 @@ pub(crate) fn h(
 ) -> impl Fn(State<Arc<Emulator>>, Parsed) -> std::future::Ready<Response> + Clone + Send + Sync + 'static
 {
     move |State(emulator), parsed| {
-        std::future::ready(match handler(&emulator, &parsed.caller, &parsed.req) {
+        std::future::ready(match run(&emulator, handler, &parsed) {
             Ok(value) => json_response(&value),
             Err(e) => e.into_response(),
         })
     }
+}
+
+/// Runs a handler; a write that names file uploads must name usable ones, and attaches them
+/// once it succeeded.
+fn run(emulator: &Emulator, handler: Handler, parsed: &Parsed) -> ApiResult<Value> {
+    let uploads =
+        crate::api::file_uploads::check_references(emulator, &parsed.caller, &parsed.req.body)?;
+    let value = handler(emulator, &parsed.caller, &parsed.req)?;
+    if !uploads.is_empty() {
+        crate::api::file_uploads::mark_attached(emulator, &uploads);
+    }
+    Ok(value)
 }
 
 pub fn json_response(value: &Value) -> Response {
@@ -225,7 +238,12 @@ pub(crate) async fn gate(
             return fault_response(&rule, status);
         }
     }
-    let limit = settings.max_body_bytes;
+    // A file part is bigger than any JSON body Notion takes.
+    let limit = if template.as_deref() == Some(crate::api::file_uploads::SEND_ROUTE) {
+        crate::api::file_uploads::SEND_BODY_LIMIT
+    } else {
+        settings.max_body_bytes
+    };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)

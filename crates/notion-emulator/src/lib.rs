@@ -62,6 +62,8 @@ pub struct Config {
     pub markdown_record_limit: usize,
     /// Rows one data source query answers before it reports `query_result_limit_reached`.
     pub query_result_limit: usize,
+    /// The workspace's file upload limit (`workspace_limits.max_file_upload_size_in_bytes`).
+    pub max_file_upload_bytes: u64,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             max_body_bytes: 500 * 1000,
             markdown_record_limit: markdown::RECORD_LIMIT,
             query_result_limit: api::schema::QUERY_RESULT_LIMIT,
+            max_file_upload_bytes: api::file_uploads::PAID_PLAN_LIMIT,
         }
     }
 }
@@ -86,6 +89,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub markdown_record_limit: usize,
     pub query_result_limit: usize,
+    pub max_file_upload_bytes: u64,
 }
 
 /// Everything the handlers share.
@@ -100,12 +104,14 @@ pub struct Emulator {
     pub rate_limited: std::sync::atomic::AtomicU64,
     pub webhooks: webhooks::Webhooks,
     pub base_url: String,
+    /// This emulator, for work a handler starts that outlives its request (URL imports).
+    me: std::sync::Weak<Emulator>,
 }
 
 impl Emulator {
     pub fn new(config: &Config, base_url: String) -> std::io::Result<Arc<Self>> {
         let workspace = config.seed.build()?;
-        Ok(Arc::new(Self {
+        Ok(Arc::new_cyclic(|me| Self {
             workspace: Mutex::new(workspace),
             settings: Mutex::new(Settings {
                 limits: ratelimit::Limits {
@@ -116,6 +122,7 @@ impl Emulator {
                 max_body_bytes: config.max_body_bytes,
                 markdown_record_limit: config.markdown_record_limit,
                 query_result_limit: config.query_result_limit,
+                max_file_upload_bytes: config.max_file_upload_bytes,
             }),
             seed: Mutex::new(config.seed.clone()),
             limiter: ratelimit::RateLimiter::default(),
@@ -124,7 +131,13 @@ impl Emulator {
             rate_limited: Default::default(),
             webhooks: webhooks::Webhooks::default(),
             base_url,
+            me: me.clone(),
         }))
+    }
+
+    /// A handle that keeps this emulator alive, for a task started from a handler.
+    pub fn handle(&self) -> Option<Arc<Emulator>> {
+        self.me.upgrade()
     }
 
     /// The workspace lock; a handler that panicked cannot leave it unusable.

@@ -336,11 +336,8 @@ impl Writer<'_> {
     fn file_url(&self, content: &Value) -> String {
         match content["type"].as_str() {
             Some("file") => {
-                let name = content["name"]
-                    .as_str()
-                    .or(content["file"]["name"].as_str())
-                    .unwrap_or("file");
-                hosted_file_url(self.ctx, name)["url"]
+                let (name, upload) = crate::render::stored_file_name(content);
+                hosted_file_url(self.ctx, &name, upload)["url"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string()

@@ -239,6 +239,63 @@ pub struct Comment {
     pub rich_text: Vec<Value>,
     pub display_name: Value,
     pub resolved: bool,
+    /// Attached files in their stored shape (`{type:"file", file:{name, upload}}`).
+    #[serde(default)]
+    pub attachments: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadMode {
+    SinglePart,
+    MultiPart,
+    ExternalUrl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadStatus {
+    Pending,
+    Uploaded,
+    Expired,
+    Failed,
+}
+
+impl UploadStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadStatus::Pending => "pending",
+            UploadStatus::Uploaded => "uploaded",
+            UploadStatus::Expired => "expired",
+            UploadStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A file sent through the File Upload API. Only the integration that made it sees it; it
+/// expires unless attached within its hour, and is kept for good once attached.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileUpload {
+    pub id: Id,
+    pub integration: Id,
+    pub stamps: Stamps,
+    pub mode: UploadMode,
+    pub status: UploadStatus,
+    /// `None` once attached to something.
+    pub expiry_time: Option<DateTime<Utc>>,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub content_length: Option<u64>,
+    /// Multi-part uploads: how many parts were announced.
+    pub number_of_parts: Option<u32>,
+    pub external_url: Option<String>,
+    pub file_import_result: Option<Value>,
+    /// Multi-part uploads: the parts sent so far, by number.
+    #[serde(skip)]
+    pub parts: BTreeMap<u32, std::sync::Arc<[u8]>>,
+    /// The file's bytes once uploaded; an export leaves them out.
+    #[serde(skip)]
+    pub content: Option<std::sync::Arc<[u8]>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -308,6 +365,9 @@ pub struct Workspace {
     /// View queries' kept rows; they expire, so an export leaves them out.
     #[serde(skip)]
     pub view_queries: HashMap<Id, ViewQuery>,
+    /// File uploads, in creation order.
+    #[serde(default)]
+    pub file_uploads: Vec<FileUpload>,
     /// Top-level objects of the workspace, in creation order.
     pub roots: Vec<Id>,
     pub integrations: Vec<Integration>,
@@ -371,6 +431,14 @@ impl Workspace {
 
     pub fn user(&self, id: Id) -> Option<&User> {
         self.users.iter().find(|u| u.id == id)
+    }
+
+    pub fn file_upload(&self, id: Id) -> Option<&FileUpload> {
+        self.file_uploads.iter().find(|u| u.id == id)
+    }
+
+    pub fn file_upload_mut(&mut self, id: Id) -> Option<&mut FileUpload> {
+        self.file_uploads.iter_mut().find(|u| u.id == id)
     }
 
     pub fn integration(&self, id: Id) -> Option<&Integration> {

@@ -23,6 +23,8 @@ pub struct Ctx {
     pub user_emails: bool,
     /// The calling integration, for its bot's owner.
     pub bot: Option<Id>,
+    /// The workspace's file upload limit, shown on the bot.
+    pub max_file_upload_bytes: u64,
 }
 
 pub fn timestamp(t: DateTime<Utc>) -> String {
@@ -75,13 +77,31 @@ pub fn parent(ctx: &Ctx, p: Parent) -> Value {
     }
 }
 
-/// A Notion-hosted file: a URL on this emulator that stops working an hour from now.
-pub fn hosted_file_url(ctx: &Ctx, name: &str) -> Value {
+/// A Notion-hosted file: a URL on this emulator that stops working an hour from now. An
+/// uploaded file (`upload`) is served with its bytes; others with a stand-in text.
+pub fn hosted_file_url(ctx: &Ctx, name: &str, upload: Option<Id>) -> Value {
     let expiry = ctx.now + Duration::hours(1);
+    let path = match upload {
+        Some(upload) => format!("{upload}/{}", urlencode(name)),
+        None => urlencode(name),
+    };
     json!({
-        "url": format!("{}/_emulator/files/{}?expires={}", ctx.base_url, urlencode(name), expiry.timestamp()),
+        "url": format!("{}/_emulator/files/{path}?expires={}", ctx.base_url, expiry.timestamp()),
         "expiry_time": timestamp(expiry),
     })
+}
+
+/// The stored form of a Notion-hosted file: its name, and the upload it came from if any.
+pub fn stored_file_name(stored: &Value) -> (String, Option<Id>) {
+    let name = stored["file"]["name"]
+        .as_str()
+        .or(stored["name"].as_str())
+        .unwrap_or("file")
+        .to_string();
+    let upload = stored["file"]["upload"]
+        .as_str()
+        .and_then(crate::ids::parse);
+    (name, upload)
 }
 
 fn urlencode(s: &str) -> String {
@@ -96,17 +116,50 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// A stored file reference (`{type:"file",file:{name}}` or external) in its read shape.
+/// A stored file reference (`{type:"file",file:{name,upload?}}` or external) in its read shape.
 pub fn file_object(ctx: &Ctx, mut stored: Value) -> Value {
     if stored["type"] == "file" {
-        let name = stored["file"]["name"]
-            .as_str()
-            .or(stored["name"].as_str())
-            .unwrap_or("file")
-            .to_string();
-        stored["file"] = hosted_file_url(ctx, &name);
+        let (name, upload) = stored_file_name(&stored);
+        stored["file"] = hosted_file_url(ctx, &name, upload);
     }
     stored
+}
+
+/// A file upload as the File Upload API answers it.
+pub fn file_upload(ctx: &Ctx, u: &crate::model::FileUpload) -> Value {
+    use crate::model::{UploadMode, UploadStatus};
+    let mut out = json!({
+        "object": "file_upload",
+        "id": u.id,
+        "created_time": minute_timestamp(u.stamps.created_time),
+        "created_by": {"id": u.stamps.created_by, "type": "bot"},
+        "last_edited_time": minute_timestamp(u.stamps.last_edited_time),
+        "archived": false,
+        "expiry_time": u.expiry_time.map(timestamp),
+        "status": u.status.as_str(),
+        "filename": u.filename,
+        "content_type": u.content_type,
+        "content_length": u.content_length,
+    });
+    if ctx.version.has_data_sources() {
+        out["in_trash"] = json!(false);
+    }
+    if u.status == UploadStatus::Pending && u.mode != UploadMode::ExternalUrl {
+        out["upload_url"] = json!(format!("{}/v1/file_uploads/{}/send", ctx.base_url, u.id));
+        if u.mode == UploadMode::MultiPart {
+            out["complete_url"] = json!(format!(
+                "{}/v1/file_uploads/{}/complete",
+                ctx.base_url, u.id
+            ));
+        }
+    }
+    if let Some(total) = u.number_of_parts {
+        out["number_of_parts"] = json!({"total": total, "sent": u.parts.len()});
+    }
+    if let Some(result) = &u.file_import_result {
+        out["file_import_result"] = result.clone();
+    }
+    out
 }
 
 fn icon(ctx: &Ctx, icon: &Option<Value>) -> Value {
@@ -141,7 +194,7 @@ pub fn user(ws: &Workspace, ctx: &Ctx, u: &User) -> Value {
             let mut bot = json!({
                 "owner": owner,
                 "workspace_name": ws.name,
-                "workspace_limits": {"max_file_upload_size_in_bytes": 5_368_709_120u64},
+                "workspace_limits": {"max_file_upload_size_in_bytes": ctx.max_file_upload_bytes},
             });
             if ctx.version.has_data_sources() {
                 bot["workspace_id"] = json!(ws.id);
@@ -355,12 +408,8 @@ pub fn block(ws: &Workspace, ctx: &Ctx, b: &Block) -> Value {
         "image" | "video" | "pdf" | "audio" | "file"
     ) && content["type"] == "file"
     {
-        let name = content["name"]
-            .as_str()
-            .or(content["file"]["name"].as_str())
-            .unwrap_or("file")
-            .to_string();
-        content["file"] = hosted_file_url(ctx, &name);
+        let (name, upload) = stored_file_name(&content);
+        content["file"] = hosted_file_url(ctx, &name, upload);
     }
     if b.kind == "callout" {
         content["icon"] = icon(ctx, &content.get("icon").cloned().filter(|i| !i.is_null()));
@@ -400,12 +449,12 @@ pub fn block(ws: &Workspace, ctx: &Ctx, b: &Block) -> Value {
     out
 }
 
-pub fn comment(c: &Comment) -> Value {
+pub fn comment(ctx: &Ctx, c: &Comment) -> Value {
     let parent = match c.parent {
         Parent::Block { id } => json!({"type": "block_id", "block_id": id}),
         other => json!({"type": "page_id", "page_id": other.container()}),
     };
-    json!({
+    let mut out = json!({
         "object": "comment",
         "id": c.id,
         "parent": parent,
@@ -415,5 +464,18 @@ pub fn comment(c: &Comment) -> Value {
         "created_by": partial_user(c.created_by),
         "rich_text": c.rich_text,
         "display_name": c.display_name,
-    })
+    });
+    if !c.attachments.is_empty() {
+        out["attachments"] = c
+            .attachments
+            .iter()
+            .map(|a| {
+                json!({
+                    "category": a["category"].as_str().unwrap_or("productivity"),
+                    "file": file_object(ctx, a.clone())["file"],
+                })
+            })
+            .collect();
+    }
+    out
 }

@@ -32,6 +32,8 @@ pub struct Event {
     pub author: Id,
     /// The object whose sharing decides who hears of this (comments: their page).
     pub visible_through: Id,
+    /// Only this integration hears of it (file uploads belong to the one that made them).
+    pub only_integration: Option<Id>,
 }
 
 impl Event {
@@ -49,7 +51,14 @@ impl Event {
             data,
             author,
             visible_through: entity_id,
+            only_integration: None,
         }
+    }
+
+    /// An event about something only `integration` can see.
+    pub fn for_integration(mut self, integration: Id) -> Self {
+        self.only_integration = Some(integration);
+        self
     }
 }
 
@@ -213,11 +222,14 @@ impl Webhooks {
                 {
                     continue;
                 }
-                let visible = ws
-                    .grants
-                    .values()
-                    .filter(|g| g.integration == sub.integration)
-                    .any(|g| ws.is_shared(&g.shared, event.visible_through));
+                let visible = match event.only_integration {
+                    Some(integration) => integration == sub.integration,
+                    None => ws
+                        .grants
+                        .values()
+                        .filter(|g| g.integration == sub.integration)
+                        .any(|g| ws.is_shared(&g.shared, event.visible_through)),
+                };
                 if !visible {
                     continue;
                 }
@@ -297,7 +309,7 @@ impl Webhooks {
         }
     }
 
-    fn client(&self) -> &reqwest::Client {
+    pub(crate) fn client(&self) -> &reqwest::Client {
         self.client.get_or_init(|| {
             reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))

@@ -21,6 +21,7 @@ const V5_MODULES: &[&str] = &[
     "comments",
     "oauth",
     "webhooks",
+    "file-uploads",
 ];
 
 struct Checker {
@@ -613,6 +614,176 @@ async fn write_everything(emu: &Emu, checker: &mut Checker, version: &str) {
     }
 }
 
+/// File uploads in every mode, and the objects an uploaded file is attached to.
+async fn file_uploads(emu: &Emu, checker: &mut Checker, version: &str) {
+    let module = "file-uploads";
+    let send_part = |id: String, bytes: Vec<u8>, part: Option<u32>| async move {
+        let (status, body) = emu
+            .send_form(
+                version,
+                support::TOKEN,
+                &id,
+                support::form(&bytes, "a.txt", "text/plain", part),
+            )
+            .await;
+        assert_eq!(status, 200, "send: {body}");
+        body
+    };
+    let created = emu
+        .send(
+            version,
+            Method::POST,
+            "/v1/file_uploads",
+            json!({"filename": "a.txt"}),
+        )
+        .await;
+    checker.check(
+        version,
+        module,
+        "CreateFileUploadResponse",
+        &created,
+        "create file upload",
+    );
+    let id = created["id"].as_str().unwrap().to_string();
+    let sent = send_part(id.clone(), b"schema".to_vec(), None).await;
+    checker.check(
+        version,
+        module,
+        "SendFileUploadResponse",
+        &sent,
+        "send file upload",
+    );
+
+    let multi = emu
+        .send(
+            version,
+            Method::POST,
+            "/v1/file_uploads",
+            json!({"mode": "multi_part", "filename": "b.txt", "number_of_parts": 2}),
+        )
+        .await;
+    checker.check(
+        version,
+        module,
+        "CreateFileUploadResponse",
+        &multi,
+        "create multi-part upload",
+    );
+    let multi_id = multi["id"].as_str().unwrap().to_string();
+    let part = send_part(multi_id.clone(), vec![b'x'; 5 * 1024 * 1024], Some(1)).await;
+    checker.check(
+        version,
+        module,
+        "SendFileUploadResponse",
+        &part,
+        "send a part",
+    );
+    send_part(multi_id.clone(), b"end".to_vec(), Some(2)).await;
+    let completed = emu
+        .send(
+            version,
+            Method::POST,
+            &format!("/v1/file_uploads/{multi_id}/complete"),
+            json!({}),
+        )
+        .await;
+    checker.check(
+        version,
+        module,
+        "CompleteFileUploadResponse",
+        &completed,
+        "complete file upload",
+    );
+    let failed = emu
+        .send(version, Method::POST, "/v1/file_uploads", json!({"mode": "external_url", "filename": "c.txt", "external_url": "http://127.0.0.1:9/c.txt"}))
+        .await;
+    checker.check(
+        version,
+        module,
+        "CreateFileUploadResponse",
+        &failed,
+        "create import",
+    );
+
+    // The list holds pending, uploaded and (soon) failed uploads.
+    let retrieved = emu.get(version, &format!("/v1/file_uploads/{id}")).await;
+    checker.check(
+        version,
+        module,
+        "GetFileUploadResponse",
+        &retrieved,
+        "get file upload",
+    );
+    let list = emu.get(version, "/v1/file_uploads?page_size=5").await;
+    checker.check(
+        version,
+        module,
+        "ListFileUploadsResponse",
+        &list,
+        "list file uploads",
+    );
+
+    // Attached to a row's files property, icon and cover, a media block and a comment.
+    let classic = version == V2022;
+    let tasks = emu
+        .find(
+            version,
+            "Tasks",
+            if classic { "database" } else { "data_source" },
+        )
+        .await;
+    let parent = if classic {
+        json!({"database_id": tasks})
+    } else {
+        json!({"data_source_id": tasks})
+    };
+    let upload = json!({"type": "file_upload", "file_upload": {"id": id}});
+    let row = emu
+        .send(version, Method::POST, "/v1/pages", json!({
+            "parent": parent,
+            "icon": upload, "cover": upload,
+            "properties": {"Name": {"title": [{"text": {"content": "Uploaded"}}]}, "Attachments": {"files": [{"name": "a.txt", "file_upload": {"id": id}}]}},
+        }))
+        .await;
+    checker.check(
+        version,
+        "pages",
+        "CreatePageResponse",
+        &row,
+        "page with uploaded files",
+    );
+    let row_id = row["id"].as_str().unwrap();
+    let blocks = emu
+        .send(
+            version,
+            Method::PATCH,
+            &format!("/v1/blocks/{row_id}/children"),
+            json!({"children": [
+                {"type": "image", "image": upload},
+                {"type": "file", "file": upload},
+                {"type": "pdf", "pdf": upload},
+            ]}),
+        )
+        .await;
+    checker.check(
+        version,
+        "blocks",
+        "AppendBlockChildrenResponse",
+        &blocks,
+        "uploaded media blocks",
+    );
+    let comment = emu
+        .send(version, Method::POST, "/v1/comments", json!({"parent": {"page_id": row_id}, "rich_text": [{"text": {"content": "see file"}}], "attachments": [{"file_upload_id": id}]}))
+        .await;
+    checker.check(
+        version,
+        "comments",
+        "CreateCommentResponse",
+        &comment,
+        "comment with an attachment",
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_response_matches_the_sdk_schemas() {
     let emu = Emu::start().await;
@@ -620,6 +791,7 @@ async fn every_response_matches_the_sdk_schemas() {
     for version in [V2022, V2025, V2026] {
         read_everything(&emu, &mut checker, version).await;
         write_everything(&emu, &mut checker, version).await;
+        file_uploads(&emu, &mut checker, version).await;
     }
 
     // OAuth responses do not depend on the version.

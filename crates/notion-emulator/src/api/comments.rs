@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::file_uploads;
 use crate::error::{ApiResult, NotionError};
 use crate::http::{Caller, Req};
 use crate::model::{Comment, Parent, Workspace};
@@ -45,7 +46,11 @@ pub fn list(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Value>
         .filter(|c| c.parent.container() == Some(id) && !c.resolved)
         .collect();
     let slice = pagination::slice(&scope, &comments, page);
-    let results = slice.items.iter().map(|c| render::comment(c)).collect();
+    let results = slice
+        .items
+        .iter()
+        .map(|c| render::comment(&caller.ctx(emulator), c))
+        .collect();
     Ok(pagination::envelope("comment", results, slice.next_cursor))
 }
 
@@ -92,14 +97,19 @@ pub(crate) fn create_comment(
         .expect("comments always have a page or block parent");
     check_visible(ws, caller, target)?;
     let rich_text = comment_text(ws, body)?;
-    if let Some(attachments) = body.get("attachments") {
-        // Every attachment names a file upload; none exist, since uploads are not emulated.
-        let items = v::array(Some(attachments), "body.attachments", 3)?;
-        if let Some(first) = items.first() {
-            let path = v::index("body.attachments", 0);
-            let map = v::object(Some(first), &path)?;
-            let id = v::id(map.get("file_upload_id"), &format!("{path}.file_upload_id"))?;
-            return Err(NotionError::not_found("file upload", id));
+    let mut attachments = Vec::new();
+    if let Some(items) = body.get("attachments") {
+        let items = v::array(Some(items), "body.attachments", 3)?;
+        for (i, item) in items.iter().enumerate() {
+            let path = v::index("body.attachments", i);
+            let map = v::object(Some(item), &path)?;
+            v::only_keys(map, &path, &["file_upload_id", "type"])?;
+            let id_path = v::join(&path, "file_upload_id");
+            let id = v::id(map.get("file_upload_id"), &id_path)?;
+            let (mut stored, _) = file_uploads::stored_reference(ws, id, &id_path)?;
+            let content_type = ws.file_upload(id).and_then(|u| u.content_type.as_deref());
+            stored["category"] = json!(file_uploads::attachment_category(content_type));
+            attachments.push(stored);
         }
     }
     let display_name = match body.get("display_name") {
@@ -139,6 +149,7 @@ pub(crate) fn create_comment(
         rich_text,
         display_name,
         resolved: false,
+        attachments,
     });
     let index = ws.comments.len() - 1;
     let event = comment_event(ws, "comment.created", &ws.comments[index], caller.actor);
@@ -150,7 +161,7 @@ pub fn create(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Valu
     let mut ws = emulator.workspace();
     let (index, events) = create_comment(&mut ws, caller, body)?;
     emulator.webhooks.emit(&ws, events);
-    Ok(render::comment(&ws.comments[index]))
+    Ok(render::comment(&caller.ctx(emulator), &ws.comments[index]))
 }
 
 /// A comment's text: `rich_text` or `markdown`, exactly one of them.
@@ -279,7 +290,7 @@ pub fn retrieve(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Va
     let id = req.param("comment_id")?;
     let ws = emulator.workspace();
     let index = visible_comment(&ws, caller, id)?;
-    Ok(render::comment(&ws.comments[index]))
+    Ok(render::comment(&caller.ctx(emulator), &ws.comments[index]))
 }
 
 pub fn update(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Value> {
@@ -294,7 +305,7 @@ pub fn update(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Valu
     comment.last_edited_time = Utc::now();
     let event = comment_event(&ws, "comment.updated", &ws.comments[index], caller.actor);
     emulator.webhooks.emit(&ws, vec![event]);
-    Ok(render::comment(&ws.comments[index]))
+    Ok(render::comment(&caller.ctx(emulator), &ws.comments[index]))
 }
 
 pub fn delete(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Value> {
@@ -322,5 +333,5 @@ pub fn delete(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Valu
         .map(|c| comment_event(&ws, "comment.deleted", c, caller.actor))
         .collect();
     emulator.webhooks.emit(&ws, events);
-    Ok(render::comment(&deleted))
+    Ok(render::comment(&caller.ctx(emulator), &deleted))
 }

@@ -46,7 +46,7 @@ pub(crate) fn create_data_source_in(
         "body.properties",
     )?;
     let title = rich_text_field(ws, body, "title")?.unwrap_or_default();
-    let icon = super::pages::parse_icon(body.get("icon"), "body.icon", false)?.flatten();
+    let icon = super::pages::parse_icon(ws, body.get("icon"), "body.icon", false)?.flatten();
     let now = Utc::now();
     ws.data_sources.insert(
         ds_id,
@@ -106,7 +106,7 @@ pub fn update_data_source(emulator: &Emulator, caller: &Caller, req: &Req) -> Ap
     )?;
     let trash = trash_flag(caller, body)?;
     let title = rich_text_field(&ws, body, "title")?;
-    let icon = super::pages::parse_icon(body.get("icon"), "body.icon", false)?;
+    let icon = super::pages::parse_icon(&ws, body.get("icon"), "body.icon", false)?;
     let mut events = Vec::new();
     let schema = match body.get("properties") {
         Some(props) => {

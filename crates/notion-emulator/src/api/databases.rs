@@ -69,8 +69,8 @@ pub(crate) fn create_database_in(
     let schema = parse_new_schema(ws, caller.version, ds_id, &schema_value, schema_path)?;
     let title = rich_text_field(ws, body, "title")?.unwrap_or_default();
     let description = rich_text_field(ws, body, "description")?.unwrap_or_default();
-    let icon = super::pages::parse_icon(body.get("icon"), "body.icon", false)?.flatten();
-    let cover = super::pages::parse_icon(body.get("cover"), "body.cover", true)?.flatten();
+    let icon = super::pages::parse_icon(ws, body.get("icon"), "body.icon", false)?.flatten();
+    let cover = super::pages::parse_icon(ws, body.get("cover"), "body.cover", true)?.flatten();
     let is_inline = v::optional_bool(body.get("is_inline"), "body.is_inline")?.unwrap_or(false);
     let now = Utc::now();
     let stamps = Stamps::new(now, caller.actor);
@@ -194,8 +194,8 @@ pub fn update_database(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiRe
     let trash = trash_flag(caller, body)?;
     let title = rich_text_field(&ws, body, "title")?;
     let description = rich_text_field(&ws, body, "description")?;
-    let icon = super::pages::parse_icon(body.get("icon"), "body.icon", false)?;
-    let cover = super::pages::parse_icon(body.get("cover"), "body.cover", true)?;
+    let icon = super::pages::parse_icon(&ws, body.get("icon"), "body.icon", false)?;
+    let cover = super::pages::parse_icon(&ws, body.get("cover"), "body.cover", true)?;
     let is_inline = v::optional_bool(body.get("is_inline"), "body.is_inline")?;
     let is_locked = v::optional_bool(body.get("is_locked"), "body.is_locked")?;
     let new_parent = match body.get("parent") {

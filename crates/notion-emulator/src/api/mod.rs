@@ -6,6 +6,7 @@ mod blocks;
 mod comments;
 mod data_sources;
 mod databases;
+pub mod file_uploads;
 mod pages;
 pub(crate) mod schema;
 mod search;
@@ -116,6 +117,22 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
             get(h(comments::retrieve))
                 .patch(h(comments::update))
                 .delete(h(comments::delete)),
+        )
+        .route(
+            "/v1/file_uploads",
+            get(h(file_uploads::list)).post(h(file_uploads::create)),
+        )
+        .route(
+            "/v1/file_uploads/{file_upload_id}",
+            get(h(file_uploads::retrieve)),
+        )
+        .route(
+            file_uploads::SEND_ROUTE,
+            post(file_uploads::send).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/file_uploads/{file_upload_id}/complete",
+            post(h(file_uploads::complete)),
         )
         .route("/v1/views", get(h(views::list)).post(h(views::create)))
         .route(

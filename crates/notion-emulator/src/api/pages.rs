@@ -23,8 +23,10 @@ pub(crate) fn find_page<'a>(ws: &'a Workspace, caller: &Caller, id: Id) -> ApiRe
         .ok_or_else(|| NotionError::not_found("page", id))
 }
 
-/// Icons and covers: emoji, external URL, custom emoji, or Notion's named icons.
+/// Icons and covers: emoji, external URL, an uploaded file, custom emoji, or Notion's named
+/// icons.
 pub(crate) fn parse_icon(
+    ws: &Workspace,
     value: Option<&Value>,
     path: &str,
     cover: bool,
@@ -59,15 +61,14 @@ pub(crate) fn parse_icon(
             json!({"type": "icon", "icon": {"name": name, "color": color}}),
         )));
     }
-    if map.contains_key("file_upload") {
-        return Err(NotionError::body_validation(format!(
-            "{path}.file_upload refers to a file upload, which this emulator does not store; use `external`."
-        )));
+    if let Some(upload) = map.get("file_upload") {
+        let (stored, _) = super::file_uploads::parse_reference(ws, upload, path)?;
+        return Ok(Some(Some(stored)));
     }
     let expected = if cover {
-        "an object with `external`"
+        "an object with `external` or `file_upload`"
     } else {
-        "an object with one of `emoji`, `external`, `icon`"
+        "an object with one of `emoji`, `external`, `file_upload`, `icon`"
     };
     v::fail(path, expected, Some(value))
 }
@@ -247,8 +248,8 @@ pub(crate) fn create_page(
     let id = Uuid::new_v4();
     let mut values = BTreeMap::new();
     let changed = write_properties(ws, caller, parent, body, &mut values)?;
-    let icon = parse_icon(body.get("icon"), "body.icon", false)?.flatten();
-    let cover = parse_icon(body.get("cover"), "body.cover", true)?.flatten();
+    let icon = parse_icon(ws, body.get("icon"), "body.icon", false)?.flatten();
+    let cover = parse_icon(ws, body.get("cover"), "body.cover", true)?.flatten();
     let children_value = body.get("children").or_else(|| body.get("content"));
     let children = match children_value {
         Some(c) => super::blocks::parse_new_children(
@@ -482,8 +483,8 @@ pub(crate) fn update_page(
     }
     let mut values = page.properties.clone();
     let changed = write_properties(ws, caller, page.parent, body, &mut values)?;
-    let icon = parse_icon(body.get("icon"), "body.icon", false)?;
-    let cover = parse_icon(body.get("cover"), "body.cover", true)?;
+    let icon = parse_icon(ws, body.get("icon"), "body.icon", false)?;
+    let cover = parse_icon(ws, body.get("cover"), "body.cover", true)?;
     let erase = v::optional_bool(body.get("erase_content"), "body.erase_content")?.unwrap_or(false);
     let now = Utc::now();
     let mut events = Vec::new();

@@ -532,8 +532,17 @@ pub fn write_value(
                         2000,
                     )?;
                     out.push(json!({"name": name, "type": "external", "external": {"url": url}}));
+                } else if let Some(upload) = o.get("file_upload") {
+                    let (mut stored, _) =
+                        crate::api::file_uploads::parse_reference(ws, upload, &ipath)?;
+                    stored["name"] = json!(name);
+                    out.push(stored);
                 } else {
-                    return v::fail(&ipath, "an object with `external`", Some(item));
+                    return v::fail(
+                        &ipath,
+                        "an object with `external` or `file_upload`",
+                        Some(item),
+                    );
                 }
             }
             json!(out)

@@ -157,6 +157,31 @@ impl Emu {
         )
     }
 
+    /// `POST /v1/file_uploads/{id}/send` with a multipart `body` made by [`form`].
+    pub async fn send_form(
+        &self,
+        version: &str,
+        token: &str,
+        id: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/file_uploads/{id}/send", self.base))
+            .header("authorization", format!("Bearer {token}"))
+            .header("notion-version", version)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("request is answered");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Searches by title and returns the first hit's id.
     pub async fn find(&self, version: &str, title: &str, object: &str) -> String {
         let result = self
@@ -169,6 +194,24 @@ impl Emu {
             .unwrap_or_else(|| panic!("no {object} titled {title}"))
             .to_string()
     }
+}
+
+pub const BOUNDARY: &str = "ferry-test-boundary-7d1f";
+
+/// A multipart form as an HTTP client sends it: `file` and, for multi part, `part_number`.
+pub fn form(file: &[u8], filename: &str, content_type: &str, part_number: Option<u32>) -> Vec<u8> {
+    let mut body = Vec::new();
+    if let Some(n) = part_number {
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"part_number\"\r\n\r\n{n}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
 }
 
 /// A gzipped JSON Schema file from `tests/schemas/`.
