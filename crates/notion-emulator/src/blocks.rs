@@ -14,7 +14,7 @@ pub const MAX_PAYLOAD_BLOCKS: usize = 1000;
 /// top → child → grandchild.
 pub const MAX_DEPTH: usize = 2;
 
-const LANGUAGES: &[&str] = &[
+pub const LANGUAGES: &[&str] = &[
     "abap",
     "abc",
     "agda",
@@ -484,7 +484,7 @@ pub fn parse_content(
     })
 }
 
-fn check_structure(
+pub(crate) fn check_structure(
     kind: &str,
     content: &Value,
     children: &[NewBlock],

@@ -113,6 +113,8 @@ impl Req {
 }
 
 pub type Handler = fn(&Emulator, &Caller, &Req) -> ApiResult<Value>;
+/// A handler whose success is not always `200` (`202` for an accepted async task).
+pub type StatusHandler = fn(&Emulator, &Caller, &Req) -> ApiResult<(StatusCode, Value)>;
 
 /// One parsed request with its caller: path ids, query pairs and JSON body.
 pub struct Parsed {
@@ -178,9 +180,30 @@ pub(crate) fn h(
     }
 }
 
+/// Adapts a handler that chooses its success status into an axum one.
+pub(crate) fn hs(
+    handler: StatusHandler,
+) -> impl Fn(State<Arc<Emulator>>, Parsed) -> std::future::Ready<Response> + Clone + Send + Sync + 'static
+{
+    move |State(emulator), parsed| {
+        std::future::ready(match run(&emulator, handler, &parsed) {
+            Ok((status, value)) => {
+                let mut response = json_response(&value);
+                *response.status_mut() = status;
+                response
+            }
+            Err(e) => e.into_response(),
+        })
+    }
+}
+
 /// Runs a handler; a write that names file uploads must name usable ones, and attaches them
 /// once it succeeded.
-fn run(emulator: &Emulator, handler: Handler, parsed: &Parsed) -> ApiResult<Value> {
+fn run<T>(
+    emulator: &Emulator,
+    handler: fn(&Emulator, &Caller, &Req) -> ApiResult<T>,
+    parsed: &Parsed,
+) -> ApiResult<T> {
     let uploads =
         crate::api::file_uploads::check_references(emulator, &parsed.caller, &parsed.req.body)?;
     let value = handler(emulator, &parsed.caller, &parsed.req)?;

@@ -24,6 +24,7 @@ pub mod filter;
 pub mod http;
 pub mod ids;
 pub mod markdown;
+pub mod markdown_parse;
 pub mod model;
 pub mod oauth;
 pub mod pagination;

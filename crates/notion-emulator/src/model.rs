@@ -244,6 +244,17 @@ pub struct Comment {
     pub attachments: Vec<Value>,
 }
 
+/// An operation accepted with `allow_async`, and its result for polling.
+#[derive(Debug, Clone)]
+pub struct AsyncTask {
+    pub id: String,
+    /// Only the integration that started it may poll it.
+    pub integration: Option<Id>,
+    pub operation: &'static str,
+    pub created_time: DateTime<Utc>,
+    pub result: Value,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UploadMode {
@@ -365,6 +376,9 @@ pub struct Workspace {
     /// View queries' kept rows; they expire, so an export leaves them out.
     #[serde(skip)]
     pub view_queries: HashMap<Id, ViewQuery>,
+    /// Async tasks by id; they hold results only for polling, so an export leaves them out.
+    #[serde(skip)]
+    pub async_tasks: HashMap<String, AsyncTask>,
     /// File uploads, in creation order.
     #[serde(default)]
     pub file_uploads: Vec<FileUpload>,

@@ -6,7 +6,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{Emu, V2022, V2025, V2026};
+use support::{Emu, V2022, V2025, V2026, without_expiry};
 
 async fn markdown_of(emu: &Emu, id: &str) -> Value {
     emu.get(V2026, &format!("/v1/pages/{id}/markdown")).await
@@ -126,19 +126,6 @@ async fn complete(emu: &Emu, answer: &Value) -> String {
         }
     }
     out.join("\n")
-}
-
-/// `text` with the seconds of every `expires=` query value left out.
-fn without_expiry(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("expires=") {
-        let (before, after) = rest.split_at(at + "expires=".len());
-        out.push_str(before);
-        rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    out.push_str(rest);
-    out
 }
 
 #[tokio::test]

@@ -614,6 +614,39 @@ async fn write_everything(emu: &Emu, checker: &mut Checker, version: &str) {
     }
 }
 
+/// Pages written as markdown (2026-03-11 only).
+async fn markdown_writes(emu: &Emu, checker: &mut Checker) {
+    let version = V2026;
+    let handbook = emu.find(version, "Acme Handbook", "page").await;
+    let page = emu
+        .send(version, Method::POST, "/v1/pages", json!({"parent": {"page_id": handbook}, "markdown": "# From markdown\n- a list\n> a quote"}))
+        .await;
+    checker.check(
+        version,
+        "pages",
+        "CreatePageResponse",
+        &page,
+        "page from markdown",
+    );
+    let id = page["id"].as_str().unwrap();
+    let path = format!("/v1/pages/{id}/markdown");
+    for body in [
+        json!({"type": "insert_content", "insert_content": {"content": "Added"}}),
+        json!({"type": "update_content", "update_content": {"content_updates": [{"old_str": "Added", "new_str": "Changed"}]}}),
+        json!({"type": "replace_content_range", "replace_content_range": {"content": "Range", "content_range": "- a...quote"}}),
+        json!({"type": "replace_content", "replace_content": {"new_str": "## Replaced"}}),
+    ] {
+        let answer = emu.send(version, Method::PATCH, &path, body).await;
+        checker.check(
+            version,
+            "pages",
+            "UpdatePageMarkdownResponse",
+            &answer,
+            "update page markdown",
+        );
+    }
+}
+
 /// File uploads in every mode, and the objects an uploaded file is attached to.
 async fn file_uploads(emu: &Emu, checker: &mut Checker, version: &str) {
     let module = "file-uploads";
@@ -792,6 +825,9 @@ async fn every_response_matches_the_sdk_schemas() {
         read_everything(&emu, &mut checker, version).await;
         write_everything(&emu, &mut checker, version).await;
         file_uploads(&emu, &mut checker, version).await;
+        if version == V2026 {
+            markdown_writes(&emu, &mut checker).await;
+        }
     }
 
     // OAuth responses do not depend on the version.

@@ -160,7 +160,7 @@ fn visible(ws: &Workspace, caller: &Caller, id: Id) -> ApiResult<ObjectKind> {
 }
 
 /// Bumps the edit time of a block's container chain up to its page.
-fn touch_up(ws: &mut Workspace, from: Id, caller: &Caller, now: DateTime<Utc>) {
+pub(crate) fn touch_up(ws: &mut Workspace, from: Id, caller: &Caller, now: DateTime<Utc>) {
     let mut cursor = Some(from);
     while let Some(node) = cursor {
         if let Some(page) = ws.pages.get_mut(&node) {
@@ -174,7 +174,12 @@ fn touch_up(ws: &mut Workspace, from: Id, caller: &Caller, now: DateTime<Utc>) {
     }
 }
 
-fn content_event(ws: &Workspace, caller: &Caller, block_ids: &[Id], container: Id) -> Vec<Event> {
+pub(crate) fn content_event(
+    ws: &Workspace,
+    caller: &Caller,
+    block_ids: &[Id],
+    container: Id,
+) -> Vec<Event> {
     let Some(page) = ws.owning_page(container) else {
         return Vec::new();
     };

@@ -170,7 +170,7 @@ fn comment_text(ws: &Workspace, body: &serde_json::Map<String, Value>) -> ApiRes
         (Some(rich_text), None) => richtext::parse_array(ws, Some(rich_text), "body.rich_text"),
         (None, Some(markdown)) => {
             let text = v::string(Some(markdown), "body.markdown")?;
-            richtext::parse_array(ws, Some(&markdown_to_rich_text(text)), "body.markdown")
+            crate::markdown_parse::inline(ws, text, "body.markdown")
         }
         (Some(_), Some(_)) => Err(NotionError::body_validation(
             "body.rich_text and body.markdown are both given; send one of them.",
@@ -179,71 +179,6 @@ fn comment_text(ws: &Workspace, body: &serde_json::Map<String, Value>) -> ApiRes
             "body.rich_text should be defined, instead was `undefined`.",
         )),
     }
-}
-
-/// Inline markdown (bold, italic, strikethrough, code, links; line breaks kept) as rich text
-/// request items, consecutive runs with the same look merged.
-fn markdown_to_rich_text(text: &str) -> Value {
-    use pulldown_cmark::{Event as Md, Options, Parser, Tag, TagEnd};
-    #[derive(Clone, Default, PartialEq)]
-    struct Look {
-        bold: bool,
-        italic: bool,
-        strikethrough: bool,
-        code: bool,
-        link: Option<String>,
-    }
-    let mut look = Look::default();
-    let mut runs: Vec<(Look, String)> = Vec::new();
-    let mut push = |look: &Look, piece: &str| match runs.last_mut() {
-        Some((last, content)) if last == look => content.push_str(piece),
-        _ => runs.push((look.clone(), piece.to_string())),
-    };
-    let mut paragraphs = 0;
-    for event in Parser::new_ext(text, Options::ENABLE_STRIKETHROUGH) {
-        match event {
-            Md::Start(Tag::Paragraph) => {
-                if paragraphs > 0 {
-                    push(&Look::default(), "\n\n");
-                }
-                paragraphs += 1;
-            }
-            Md::Start(Tag::Strong) => look.bold = true,
-            Md::End(TagEnd::Strong) => look.bold = false,
-            Md::Start(Tag::Emphasis) => look.italic = true,
-            Md::End(TagEnd::Emphasis) => look.italic = false,
-            Md::Start(Tag::Strikethrough) => look.strikethrough = true,
-            Md::End(TagEnd::Strikethrough) => look.strikethrough = false,
-            Md::Start(Tag::Link { dest_url, .. }) => look.link = Some(dest_url.to_string()),
-            Md::End(TagEnd::Link) => look.link = None,
-            Md::Text(t) | Md::Html(t) | Md::InlineHtml(t) => push(&look, &t),
-            Md::Code(t) => {
-                let code = Look {
-                    code: true,
-                    ..look.clone()
-                };
-                push(&code, &t);
-            }
-            Md::SoftBreak | Md::HardBreak => push(&look, "\n"),
-            _ => {}
-        }
-    }
-    Value::Array(
-        runs.into_iter()
-            .map(|(look, content)| {
-                json!({
-                    "type": "text",
-                    "text": {"content": content, "link": look.link.map(|url| json!({"url": url}))},
-                    "annotations": {
-                        "bold": look.bold,
-                        "italic": look.italic,
-                        "strikethrough": look.strikethrough,
-                        "code": look.code,
-                    },
-                })
-            })
-            .collect(),
-    )
 }
 
 /// The comment `id` if the caller can see where it is.

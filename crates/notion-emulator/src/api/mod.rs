@@ -7,6 +7,7 @@ mod comments;
 mod data_sources;
 mod databases;
 pub mod file_uploads;
+mod page_markdown;
 mod pages;
 pub(crate) mod schema;
 mod search;
@@ -22,7 +23,7 @@ use serde_json::Value;
 
 use crate::Emulator;
 use crate::error::ApiResult;
-use crate::http::{Caller, authenticate, h};
+use crate::http::{Caller, authenticate, h, hs};
 use crate::model::{Id, Workspace};
 
 pub(crate) use blocks::{append_children as blocks_append, delete_block, update_block};
@@ -87,7 +88,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
             "/v1/data_sources/{data_source_id}/templates",
             get(h(data_sources::list_templates)),
         )
-        .route("/v1/pages", post(h(pages::create)))
+        .route("/v1/pages", post(hs(pages::create)))
         .route(
             "/v1/pages/{page_id}",
             get(h(pages::retrieve)).patch(h(pages::update)),
@@ -97,7 +98,14 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
             get(h(pages::property_item)),
         )
         .route("/v1/pages/{page_id}/move", post(h(pages::move_page)))
-        .route("/v1/pages/{page_id}/markdown", get(h(pages::markdown)))
+        .route(
+            "/v1/pages/{page_id}/markdown",
+            get(h(pages::markdown)).patch(hs(page_markdown::update)),
+        )
+        .route(
+            "/v1/async_tasks/{task_id}",
+            get(h(page_markdown::retrieve_task)),
+        )
         .route(
             "/v1/blocks/{block_id}",
             get(h(blocks::retrieve))

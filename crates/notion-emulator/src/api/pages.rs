@@ -264,10 +264,38 @@ pub(crate) fn create_page(
         )?,
         None => Vec::new(),
     };
-    if body.contains_key("markdown") {
-        return Err(NotionError::body_validation(
-            "body.markdown is not supported by this emulator; send `children`.",
-        ));
+    let mut markdown_title = None;
+    let children = match body.get("markdown") {
+        None => {
+            if body.contains_key("allow_async") {
+                return Err(NotionError::body_validation(
+                    "body.allow_async should be present only with `markdown`.",
+                ));
+            }
+            children
+        }
+        Some(_) if !caller.version.uses_2026_names() => {
+            return Err(NotionError::body_validation(format!(
+                "body.markdown should be not present in Notion-Version {}; it exists from 2026-03-11.",
+                caller.version.as_str()
+            )));
+        }
+        Some(_) if children_value.is_some() => {
+            return Err(NotionError::body_validation(
+                "body.markdown and body.children are both given; send one of them.",
+            ));
+        }
+        Some(markdown) => {
+            let text = v::string(Some(markdown), "body.markdown")?;
+            let title_key = title_key(ws, parent);
+            let (blocks, title) =
+                super::page_markdown::creation_content(ws, text, values.contains_key(&title_key))?;
+            markdown_title = title.map(|t| (title_key, t));
+            blocks
+        }
+    };
+    if let Some((key, title)) = markdown_title {
+        values.insert(key, title);
     }
     let template = match body.get("template") {
         None => None,
@@ -365,17 +393,43 @@ pub(crate) fn create_page(
     Ok((id, vec![event]))
 }
 
-pub fn create(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Value> {
+/// The key a page's title is stored under: `title`, or its data source's title property.
+fn title_key(ws: &Workspace, parent: Parent) -> String {
+    match parent {
+        Parent::DataSource { id, .. } => ws
+            .data_sources
+            .get(&id)
+            .and_then(|d| d.title_property())
+            .map(|p| p.id.clone())
+            .unwrap_or_else(|| "title".into()),
+        _ => "title".into(),
+    }
+}
+
+pub fn create(
+    emulator: &Emulator,
+    caller: &Caller,
+    req: &Req,
+) -> ApiResult<(axum::http::StatusCode, Value)> {
     let body = req.body()?;
+    let asynchronous = super::page_markdown::allow_async(body)?;
     let mut ws = emulator.workspace();
     let (id, events) = create_page(&mut ws, caller, body)?;
     emulator.webhooks.emit(&ws, events);
     let filter = filter_properties(req);
-    Ok(render::page(
+    let page = render::page(
         &ws,
         &caller.ctx(emulator),
         &ws.pages[&id],
         filter.as_deref(),
+    );
+    Ok(super::page_markdown::answer(
+        emulator,
+        &mut ws,
+        caller,
+        "create_page",
+        asynchronous,
+        page,
     ))
 }
 

@@ -214,6 +214,19 @@ pub fn form(file: &[u8], filename: &str, content_type: &str, part_number: Option
     body
 }
 
+/// `text` with the seconds of every `expires=` query value left out.
+pub fn without_expiry(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("expires=") {
+        let (before, after) = rest.split_at(at + "expires=".len());
+        out.push_str(before);
+        rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A gzipped JSON Schema file from `tests/schemas/`.
 pub fn load_schema(path: &str) -> Value {
     use std::io::Read as _;
