@@ -75,6 +75,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
         .route("/_emulator/files/{name}", get(hosted_file))
         .route("/_emulator/files/{upload}/{name}", get(uploaded_file))
         .route("/_emulator/file_uploads/{id}/expire", post(expire_upload))
+        .route("/_emulator/file_uploads/import", post(import_uploads))
 }
 
 fn answer(result: ApiResult<Value>) -> Response {
@@ -763,6 +764,12 @@ async fn deliver_now(State(emulator): Shared, body: Bytes) -> Response {
         .unwrap_or(false);
     let attempted = emulator.webhooks.deliver_due(force).await;
     json_response(&json!({"attempted": attempted}))
+}
+
+/// Runs the pending URL imports now rather than in the background.
+async fn import_uploads(State(emulator): Shared) -> Response {
+    let imported = crate::api::file_uploads::import_pending(&emulator).await;
+    json_response(&json!({"imported": imported}))
 }
 
 /// Ends a file upload's hour now, as if it had passed.

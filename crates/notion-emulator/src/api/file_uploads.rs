@@ -245,7 +245,25 @@ fn importable_url(raw: &str) -> ApiResult<String> {
     }
 }
 
-/// Downloads an `external_url` upload's file, then marks it uploaded or failed.
+/// Runs every pending URL import now and waits for them: the "one unit now" of the
+/// background imports, for tests and `POST /_emulator/file_uploads/import`.
+pub async fn import_pending(emulator: &Arc<Emulator>) -> usize {
+    let pending: Vec<(String, String)> = emulator
+        .workspace()
+        .file_uploads
+        .iter()
+        .filter(|u| u.status == UploadStatus::Pending)
+        .filter_map(|u| Some((u.id.to_string(), u.external_url.clone()?)))
+        .collect();
+    let count = pending.len();
+    for (id, url) in pending {
+        import(emulator.clone(), id, url).await;
+    }
+    count
+}
+
+/// Downloads an `external_url` upload's file, then marks it uploaded or failed (unless it
+/// was imported meanwhile).
 async fn import(emulator: Arc<Emulator>, id: String, url: String) {
     let Some(id) = crate::ids::parse(&id) else {
         return;
