@@ -348,6 +348,29 @@ async fn wrong_sends_expired_uploads_and_size_limits_are_refused() {
         .await;
     is_validation(status, &body, "limit of 10 bytes");
 
+    // One part is at most 20 MiB; a bigger file needs `multi_part`.
+    emu.admin(
+        Method::POST,
+        "/_emulator/settings",
+        json!({"max_file_upload_bytes": 5_368_709_120u64}),
+    )
+    .await;
+    let big = create(json!({"filename": "big.bin"})).await;
+    let (status, body) = emu
+        .send_form(
+            V2025,
+            TOKEN,
+            big["id"].as_str().unwrap(),
+            form(
+                &vec![0u8; 20 * 1024 * 1024 + 1],
+                "big.bin",
+                "application/octet-stream",
+                None,
+            ),
+        )
+        .await;
+    is_validation(status, &body, "Use `multi_part`");
+
     // Bad create bodies name their field.
     for (body, field) in [
         (json!({"mode": "chunked"}), "body.mode"),
@@ -693,6 +716,90 @@ async fn url_imports_events_and_the_list_with_its_status_filter() {
         .call_as("ntn_other", V2025, Method::GET, "/v1/file_uploads", None)
         .await;
     assert_eq!(other["results"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_uploads_and_attachments_all_land() {
+    let emu = Arc::new(Emu::start().await);
+    let tasks = emu.find(V2025, "Tasks", "data_source").await;
+    let row = emu
+        .send(
+            V2025,
+            Method::POST,
+            "/v1/pages",
+            json!({"parent": {"data_source_id": tasks}, "properties": {"Name": {"title": [{"text": {"content": "Many files"}}]}}}),
+        )
+        .await;
+    let row_id = row["id"].as_str().unwrap().to_string();
+    // 50 callers at once each create, send and attach (as a comment) their own file.
+    let mut callers = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let (emu, row_id) = (emu.clone(), row_id.clone());
+        callers.spawn(async move {
+            let id = uploaded(&emu, &format!("f{i}.txt"), format!("file {i}").as_bytes()).await;
+            let (status, comment) = emu
+                .call(
+                    V2026,
+                    Method::POST,
+                    "/v1/comments",
+                    Some(json!({"parent": {"page_id": row_id}, "rich_text": [{"text": {"content": format!("file {i}")}}], "attachments": [{"file_upload_id": id}]})),
+                )
+                .await;
+            assert_eq!(status, 200, "{comment}");
+            (i, id)
+        });
+    }
+    let mut uploads = callers.join_all().await;
+    uploads.sort();
+    let comments = emu
+        .get(
+            V2026,
+            &format!("/v1/comments?block_id={row_id}&page_size=100"),
+        )
+        .await;
+    let comments = comments["results"].as_array().unwrap();
+    assert_eq!(comments.len(), 50);
+    for comment in comments {
+        let text = comment["rich_text"][0]["plain_text"].as_str().unwrap();
+        let (_, served) = fetch(
+            &emu,
+            comment["attachments"][0]["file"]["url"].as_str().unwrap(),
+        )
+        .await;
+        assert_eq!(served, text.as_bytes());
+    }
+    // All 50 in one files property, each served with its own bytes.
+    let files: Vec<Value> = uploads
+        .iter()
+        .map(|(i, id)| json!({"name": format!("f{i}.txt"), "file_upload": {"id": id}}))
+        .collect();
+    emu.send(
+        V2025,
+        Method::PATCH,
+        &format!("/v1/pages/{row_id}"),
+        json!({"properties": {"Attachments": {"files": files}}}),
+    )
+    .await;
+    let page = emu.get(V2025, &format!("/v1/pages/{row_id}")).await;
+    let attached = page["properties"]["Attachments"]["files"]
+        .as_array()
+        .unwrap();
+    assert_eq!(attached.len(), 50);
+    for (i, file) in attached.iter().enumerate() {
+        let (_, served) = fetch(&emu, file["file"]["url"].as_str().unwrap()).await;
+        assert_eq!(served, format!("file {i}").into_bytes());
+    }
+    let listed = emu
+        .get(V2025, "/v1/file_uploads?status=uploaded&page_size=100")
+        .await;
+    assert_eq!(listed["results"].as_array().unwrap().len(), 50);
+    assert!(
+        listed["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["expiry_time"].is_null())
+    );
 }
 
 #[tokio::test]

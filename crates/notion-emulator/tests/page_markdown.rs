@@ -561,3 +561,25 @@ async fn pages_are_created_from_markdown_and_async_tasks_report_the_result() {
         is_validation(status, &answer, field);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_markdown_edits_are_none_of_them_lost() {
+    let emu = std::sync::Arc::new(Emu::start().await);
+    let lines: Vec<String> = (0..50).map(|i| format!("- item {i:02} open")).collect();
+    let page = new_page(&emu, &lines.join("\n")).await;
+    let mut callers = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let (emu, page) = (emu.clone(), page.clone());
+        callers.spawn(async move {
+            let edit = json!({"type": "update_content", "update_content": {"content_updates": [
+                {"old_str": format!("item {i:02} open"), "new_str": format!("item {i:02} done")}
+            ]}});
+            let (status, body) = patch(&emu, &page, edit).await;
+            assert_eq!(status, 200, "{body}");
+        });
+    }
+    callers.join_all().await;
+    let expected: Vec<String> = (0..50).map(|i| format!("- item {i:02} done")).collect();
+    assert_eq!(markdown_of(&emu, &page).await, expected.join("\n"));
+    assert_eq!(children(&emu, &page).await.len(), 50);
+}
