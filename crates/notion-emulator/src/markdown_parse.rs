@@ -85,7 +85,12 @@ pub fn parse(ws: &Workspace, text: &str, path: &str) -> ApiResult<Vec<Item>> {
 /// Parses `text` into new blocks: a named page or database becomes a link to it, a synced
 /// block reference a copy; other named objects cannot be in a new page.
 pub fn parse_new(ws: &Workspace, text: &str, path: &str) -> ApiResult<Vec<NewBlock>> {
-    parse(ws, text, path)?
+    new_blocks(ws, parse(ws, text, path)?, path)
+}
+
+/// Items as new blocks, named objects as the links [`Item::link_block`] makes.
+fn new_blocks(ws: &Workspace, items: Vec<Item>, path: &str) -> ApiResult<Vec<NewBlock>> {
+    items
         .into_iter()
         .map(|item| match item {
             Item::New(block) => Ok(block),
@@ -142,16 +147,8 @@ impl<'a> Parser<'a> {
 
     /// Items one level down, which must all be new blocks or links.
     fn children(&mut self, depth: usize) -> ApiResult<Vec<NewBlock>> {
-        let (ws, path) = (self.ws, self.path);
-        self.items(depth + 1)?
-            .into_iter()
-            .map(|item| match item {
-                Item::New(block) => Ok(block),
-                Item::Named { tag, id } => {
-                    Item::link_block(ws, tag, id, path)?.ok_or_else(|| not_a_child(path, id))
-                }
-            })
-            .collect()
+        let items = self.items(depth + 1)?;
+        new_blocks(self.ws, items, self.path)
     }
 
     /// Consumes `closing` if it is the next non-blank line.

@@ -206,12 +206,7 @@ async fn wrong_sends_expired_uploads_and_size_limits_are_refused() {
         (404, Some("object_not_found"))
     );
     let id = uploaded(&emu, "a.txt", b"hello").await;
-    emu.admin(
-        Method::POST,
-        "/_emulator/integrations",
-        json!({"type": "internal", "name": "Other", "token": "ntn_other"}),
-    )
-    .await;
+    emu.other_integration("ntn_other").await;
     let (status, body) = emu
         .call_as(
             "ntn_other",
@@ -431,33 +426,21 @@ async fn a_multi_part_upload_takes_its_parts_then_completes() {
     let (status, body) = emu.call(V2025, Method::POST, &complete, None).await;
     is_validation(status, &body, "1 of its 2 parts");
     // Parts before the last are at least 5 MiB; numbers stay within the total; one is needed.
-    let (status, body) = emu
-        .send_form(
-            V2025,
-            TOKEN,
-            &id,
-            form(b"small", "video.bin", "text/plain", Some(1)),
-        )
-        .await;
-    is_validation(status, &body, "between 5242880 and 20971520");
-    let (status, body) = emu
-        .send_form(
-            V2025,
-            TOKEN,
-            &id,
-            form(b"x", "video.bin", "text/plain", Some(3)),
-        )
-        .await;
-    is_validation(status, &body, "between 1 and 2");
-    let (status, body) = emu
-        .send_form(
-            V2025,
-            TOKEN,
-            &id,
-            form(b"x", "video.bin", "text/plain", None),
-        )
-        .await;
-    is_validation(status, &body, "part_number");
+    for (bytes, part, needle) in [
+        (&b"small"[..], Some(1), "between 5242880 and 20971520"),
+        (&b"x"[..], Some(3), "between 1 and 2"),
+        (&b"x"[..], None, "part_number"),
+    ] {
+        let (status, body) = emu
+            .send_form(
+                V2025,
+                TOKEN,
+                &id,
+                form(bytes, "video.bin", "text/plain", part),
+            )
+            .await;
+        is_validation(status, &body, needle);
+    }
 
     let head: Vec<u8> = (0..5 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
     send_file(&emu, &id, &head, "video.bin", Some(1)).await;
@@ -706,12 +689,7 @@ async fn url_imports_events_and_the_list_with_its_status_filter() {
         .call(V2025, Method::GET, "/v1/file_uploads?status=done", None)
         .await;
     is_validation(status, &body, "query.status");
-    emu.admin(
-        Method::POST,
-        "/_emulator/integrations",
-        json!({"type": "internal", "name": "Other", "token": "ntn_other"}),
-    )
-    .await;
+    emu.other_integration("ntn_other").await;
     let (_, other) = emu
         .call_as("ntn_other", V2025, Method::GET, "/v1/file_uploads", None)
         .await;

@@ -498,12 +498,7 @@ async fn pages_are_created_from_markdown_and_async_tasks_report_the_result() {
         (status, body["code"].as_str()),
         (404, Some("object_not_found"))
     );
-    emu.admin(
-        Method::POST,
-        "/_emulator/integrations",
-        json!({"type": "internal", "name": "Other", "token": "ntn_other"}),
-    )
-    .await;
+    emu.other_integration("ntn_other").await;
     let (status, _) = emu
         .call_as(
             "ntn_other",

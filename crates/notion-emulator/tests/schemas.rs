@@ -757,19 +757,7 @@ async fn file_uploads(emu: &Emu, checker: &mut Checker, version: &str) {
     );
 
     // Attached to a row's files property, icon and cover, a media block and a comment.
-    let classic = version == V2022;
-    let tasks = emu
-        .find(
-            version,
-            "Tasks",
-            if classic { "database" } else { "data_source" },
-        )
-        .await;
-    let parent = if classic {
-        json!({"database_id": tasks})
-    } else {
-        json!({"data_source_id": tasks})
-    };
+    let parent = emu.tasks_parent(version).await;
     let upload = json!({"type": "file_upload", "file_upload": {"id": id}});
     let row = emu
         .send(version, Method::POST, "/v1/pages", json!({

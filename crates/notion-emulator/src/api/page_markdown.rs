@@ -21,11 +21,20 @@ use crate::validate as v;
 use crate::webhooks::Event;
 use crate::{Emulator, render};
 
-/// The page's markdown as `GET /v1/pages/{id}/markdown` answers it.
-pub fn page_markdown(emulator: &Emulator, ws: &Workspace, caller: &Caller, id: Id) -> Value {
+/// How long an async task can be polled.
+const TASK_RETENTION: chrono::Duration = chrono::Duration::hours(1);
+
+/// A page's (or block's) markdown as `GET /v1/pages/{id}/markdown` answers it.
+pub fn page_markdown(
+    emulator: &Emulator,
+    ws: &Workspace,
+    caller: &Caller,
+    id: Id,
+    include_transcript: bool,
+) -> Value {
     let options = crate::markdown::Options {
         record_limit: emulator.settings().markdown_record_limit,
-        include_transcript: false,
+        include_transcript,
     };
     let rendered = crate::markdown::render(ws, &caller.ctx(emulator), id, options);
     json!({
@@ -193,7 +202,7 @@ pub fn update(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<(Sta
     let items = markdown_parse::parse(&ws, &markdown, &content_path)?;
     let events = replace_content(&mut ws, caller, id, items, allow_deleting, &content_path)?;
     emulator.webhooks.emit(&ws, events);
-    let result = page_markdown(emulator, &ws, caller, id);
+    let result = page_markdown(emulator, &ws, caller, id, false);
     Ok(answer(
         emulator,
         &mut ws,
@@ -430,11 +439,15 @@ pub fn answer(
     if !asynchronous {
         return (StatusCode::OK, result);
     }
+    let now = Utc::now();
+    // A task is kept for an hour of polling, so they cannot pile up.
+    ws.async_tasks
+        .retain(|_, task| now - task.created_time < TASK_RETENTION);
     let task = AsyncTask {
         id: format!("task_{}", uuid::Uuid::new_v4().simple()),
         integration: caller.integration,
         operation,
-        created_time: Utc::now(),
+        created_time: now,
         result,
     };
     let mut shown = render_task(emulator, &task);

@@ -483,18 +483,13 @@ pub fn markdown(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Va
     if !readable {
         return Err(NotionError::not_found("page", id));
     }
-    let options = crate::markdown::Options {
-        record_limit: emulator.settings().markdown_record_limit,
+    Ok(super::page_markdown::page_markdown(
+        emulator,
+        &ws,
+        caller,
+        id,
         include_transcript,
-    };
-    let rendered = crate::markdown::render(&ws, &caller.ctx(emulator), id, options);
-    Ok(json!({
-        "object": "page_markdown",
-        "id": id,
-        "markdown": rendered.markdown,
-        "truncated": rendered.truncated,
-        "unknown_block_ids": rendered.unknown_block_ids,
-    }))
+    ))
 }
 
 /// Applies a page update (properties, icon, cover, trash, lock, template, erase_content).

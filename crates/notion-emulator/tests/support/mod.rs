@@ -157,6 +157,27 @@ impl Emu {
         )
     }
 
+    /// A second internal integration with `token`, which sees nothing shared.
+    pub async fn other_integration(&self, token: &str) {
+        self.admin(
+            Method::POST,
+            "/_emulator/integrations",
+            serde_json::json!({"type": "internal", "name": "Other", "token": token}),
+        )
+        .await;
+    }
+
+    /// The parent of a new Tasks row: the database on 2022-06-28, else its data source.
+    pub async fn tasks_parent(&self, version: &str) -> Value {
+        if version == V2022 {
+            let tasks = self.find(version, "Tasks", "database").await;
+            serde_json::json!({"database_id": tasks})
+        } else {
+            let tasks = self.find(version, "Tasks", "data_source").await;
+            serde_json::json!({"data_source_id": tasks})
+        }
+    }
+
     /// `POST /v1/file_uploads/{id}/send` with a multipart `body` made by [`form`].
     pub async fn send_form(
         &self,
