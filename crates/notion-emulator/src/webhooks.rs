@@ -274,7 +274,7 @@ impl Webhooks {
                     }
                 }
                 let event_id = Uuid::new_v4();
-                let payload = json!({
+                let mut payload = json!({
                     "id": event_id,
                     "timestamp": crate::render::timestamp(Utc::now()),
                     "workspace_id": ws.id,
@@ -288,6 +288,12 @@ impl Webhooks {
                     "entity": {"id": event.entity_id, "type": event.entity_type},
                     "data": event.data,
                 });
+                // Some events (file uploads but a failed import) carry no `data` at all.
+                if event.data.is_null()
+                    && let Some(map) = payload.as_object_mut()
+                {
+                    map.remove("data");
+                }
                 let wait = if event.kind == "page.content_updated" {
                     sub.aggregation_ms
                 } else {

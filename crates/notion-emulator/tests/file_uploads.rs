@@ -633,6 +633,29 @@ async fn url_imports_events_and_the_list_with_its_status_filter() {
             "file_upload.upload_failed",
         ]
     );
+    // Each payload is what the SDK's types describe.
+    let registry = jsonschema::Registry::new()
+        .add(
+            "urn:notion:webhooks",
+            support::load_schema("sdk-5.26.0/webhooks.json.gz"),
+        )
+        .unwrap()
+        .prepare()
+        .unwrap();
+    for hook in peer.hooks.lock().unwrap().iter() {
+        let ty = match hook["type"].as_str().unwrap() {
+            "file_upload.created" => "FileUploadCreatedWebhookPayload",
+            "file_upload.completed" => "FileUploadCompletedWebhookPayload",
+            "file_upload.expired" => "FileUploadExpiredWebhookPayload",
+            _ => "FileUploadUploadFailedWebhookPayload",
+        };
+        let validator = jsonschema::options()
+            .with_registry(&registry)
+            .build(&json!({"$ref": format!("urn:notion:webhooks#/definitions/{ty}")}))
+            .unwrap();
+        let errors: Vec<String> = validator.iter_errors(hook).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{ty}: {errors:?}\n{hook}");
+    }
     let failed = peer
         .hooks
         .lock()

@@ -39,6 +39,7 @@ const MAX_FILENAME_BYTES: usize = 900;
 /// The route whose body may be a file part rather than JSON.
 pub const SEND_ROUTE: &str = "/v1/file_uploads/{file_upload_id}/send";
 
+/// A `file_upload.*` event; only `upload_failed` has `data`.
 fn upload_event(kind: &'static str, upload: &FileUpload, data: Value) -> Event {
     Event::new(
         kind,
@@ -64,7 +65,7 @@ fn expire_due(ws: &mut Workspace) -> Vec<Event> {
             upload.parts.clear();
             upload.content = None;
             upload.stamps.last_edited_time = now;
-            events.push(upload_event("file_upload.expired", upload, json!({})));
+            events.push(upload_event("file_upload.expired", upload, Value::Null));
         }
     }
     events
@@ -214,7 +215,7 @@ pub fn create(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Valu
         content: None,
     };
     let mut ws = swept(emulator);
-    let event = upload_event("file_upload.created", &upload, json!({}));
+    let event = upload_event("file_upload.created", &upload, Value::Null);
     let answer = render::file_upload(&caller.ctx(emulator), &upload);
     ws.file_uploads.push(upload);
     emulator.webhooks.emit(&ws, vec![event]);
@@ -290,7 +291,7 @@ async fn import(emulator: Arc<Emulator>, id: String, url: String) {
             upload.status = UploadStatus::Uploaded;
             upload.file_import_result =
                 Some(json!({"type": "success", "success": {}, "imported_time": imported_time}));
-            upload_event("file_upload.completed", upload, json!({}))
+            upload_event("file_upload.completed", upload, Value::Null)
         }
         Err((kind, message, status_code)) => {
             upload.status = UploadStatus::Failed;
@@ -453,7 +454,7 @@ pub fn complete(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Va
     upload.status = UploadStatus::Uploaded;
     upload.stamps.last_edited_time = Utc::now();
     let answer = render::file_upload(&caller.ctx(emulator), upload);
-    let event = upload_event("file_upload.completed", upload, json!({}));
+    let event = upload_event("file_upload.completed", upload, Value::Null);
     emulator.webhooks.emit(&ws, vec![event]);
     Ok(answer)
 }
@@ -634,7 +635,7 @@ fn store_part(emulator: &Emulator, caller: &Caller, id: Id, sent: SentPart) -> A
             upload.content = Some(sent.bytes.to_vec().into());
             upload.content_length = Some(size);
             upload.status = UploadStatus::Uploaded;
-            events.push(upload_event("file_upload.completed", upload, json!({})));
+            events.push(upload_event("file_upload.completed", upload, Value::Null));
         }
     }
     upload.stamps.last_edited_time = now;
