@@ -54,13 +54,14 @@ async fn reservations_share_one_budget_per_connection() {
     );
     // `b` is its own budget.
     assert!(first_in[1] <= -second + 50_000, "{first_in:?}");
-    // A later batch goes on after what is spent.
+    // A later batch goes on after what is spent: two seconds from the first batch, less the
+    // time between the two (up to half a second on a loaded machine).
     let later = store
         .reserve_paces(&[ask("a", second, second)])
         .await
         .unwrap();
     assert!(
-        (2 * second - 100_000..=2 * second).contains(&later[0]),
+        (2 * second - 500_000..=2 * second).contains(&later[0]),
         "{later:?}"
     );
 
@@ -71,7 +72,7 @@ async fn reservations_share_one_budget_per_connection() {
         .await
         .unwrap();
     assert!(
-        (10 * second - 100_000..=10 * second).contains(&held[0]),
+        (10 * second - 500_000..=10 * second).contains(&held[0]),
         "{held:?}"
     );
 
