@@ -374,7 +374,7 @@ pub fn parse_content(
             out["type"] = json!("external");
             out["external"] = json!({"url": u});
         } else if let Some(upload) = body.get("file_upload") {
-            let (stored, _) = crate::api::file_uploads::parse_reference(ws, upload, path)?;
+            let (stored, _) = crate::uploads::parse_reference(ws, upload, path)?;
             out["type"] = json!("file");
             out["file"] = stored["file"].clone();
         } else {

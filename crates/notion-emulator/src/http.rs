@@ -173,7 +173,7 @@ pub(crate) fn h(
 ) -> impl Fn(State<Arc<Emulator>>, Parsed) -> std::future::Ready<Response> + Clone + Send + Sync + 'static
 {
     move |State(emulator), parsed| {
-        std::future::ready(match run(&emulator, handler, &parsed) {
+        std::future::ready(match handler(&emulator, &parsed.caller, &parsed.req) {
             Ok(value) => json_response(&value),
             Err(e) => e.into_response(),
         })
@@ -186,7 +186,7 @@ pub(crate) fn hs(
 ) -> impl Fn(State<Arc<Emulator>>, Parsed) -> std::future::Ready<Response> + Clone + Send + Sync + 'static
 {
     move |State(emulator), parsed| {
-        std::future::ready(match run(&emulator, handler, &parsed) {
+        std::future::ready(match handler(&emulator, &parsed.caller, &parsed.req) {
             Ok((status, value)) => {
                 let mut response = json_response(&value);
                 *response.status_mut() = status;
@@ -195,22 +195,6 @@ pub(crate) fn hs(
             Err(e) => e.into_response(),
         })
     }
-}
-
-/// Runs a handler; a write that names file uploads must name usable ones, and attaches them
-/// once it succeeded.
-fn run<T>(
-    emulator: &Emulator,
-    handler: fn(&Emulator, &Caller, &Req) -> ApiResult<T>,
-    parsed: &Parsed,
-) -> ApiResult<T> {
-    let uploads =
-        crate::api::file_uploads::check_references(emulator, &parsed.caller, &parsed.req.body)?;
-    let value = handler(emulator, &parsed.caller, &parsed.req)?;
-    if !uploads.is_empty() {
-        crate::api::file_uploads::mark_attached(emulator, &uploads);
-    }
-    Ok(value)
 }
 
 pub fn json_response(value: &Value) -> Response {
@@ -262,8 +246,8 @@ pub(crate) async fn gate(
         }
     }
     // A file part is bigger than any JSON body Notion takes.
-    let limit = if template.as_deref() == Some(crate::api::file_uploads::SEND_ROUTE) {
-        crate::api::file_uploads::SEND_BODY_LIMIT
+    let limit = if template.as_deref() == Some(crate::uploads::SEND_ROUTE) {
+        crate::uploads::SEND_BODY_LIMIT
     } else {
         settings.max_body_bytes
     };

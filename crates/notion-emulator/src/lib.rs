@@ -34,6 +34,7 @@ pub mod render;
 pub mod richtext;
 pub mod seed;
 pub mod server;
+pub mod uploads;
 pub mod validate;
 pub mod version;
 pub mod webhooks;
@@ -77,7 +78,7 @@ impl Default for Config {
             max_body_bytes: 500 * 1000,
             markdown_record_limit: markdown::RECORD_LIMIT,
             query_result_limit: api::schema::QUERY_RESULT_LIMIT,
-            max_file_upload_bytes: api::file_uploads::PAID_PLAN_LIMIT,
+            max_file_upload_bytes: uploads::PAID_PLAN_LIMIT,
         }
     }
 }

@@ -7,10 +7,10 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::file_uploads;
 use crate::error::{ApiResult, NotionError};
 use crate::http::{Caller, Req};
 use crate::model::{Comment, Parent, Workspace};
+use crate::uploads;
 use crate::validate as v;
 use crate::webhooks::Event;
 use crate::{Emulator, pagination, render, richtext};
@@ -106,9 +106,9 @@ pub(crate) fn create_comment(
             v::only_keys(map, &path, &["file_upload_id", "type"])?;
             let id_path = v::join(&path, "file_upload_id");
             let id = v::id(map.get("file_upload_id"), &id_path)?;
-            let (mut stored, _) = file_uploads::stored_reference(ws, id, &id_path)?;
+            let (mut stored, _) = uploads::stored_reference(ws, id, &id_path)?;
             let content_type = ws.file_upload(id).and_then(|u| u.content_type.as_deref());
-            stored["category"] = json!(file_uploads::attachment_category(content_type));
+            stored["category"] = json!(uploads::attachment_category(content_type));
             attachments.push(stored);
         }
     }

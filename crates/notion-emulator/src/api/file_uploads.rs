@@ -1,7 +1,7 @@
 //! File uploads: create (single part, multi part, or an import from a URL), send the bytes
-//! (a multipart form, one part at a time), complete a multi-part upload, retrieve, list;
-//! and what other routes need to attach an uploaded file to a property, block, icon, cover
-//! or comment.
+//! (a multipart form, one part at a time), complete a multi-part upload, retrieve, list; and
+//! the middleware that lets a write attach only the caller's own uploaded files (the stored
+//! form of an attached file is in `uploads.rs`, which the resource parsers share).
 //!
 //! As Notion does, an upload belongs to the integration that made it, waits an hour to be
 //! sent and attached, then expires; once attached it is kept for good (`expiry_time: null`)
@@ -12,32 +12,19 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::{ApiResult, NotionError};
 use crate::http::{Caller, Req, json_response};
 use crate::model::{FileUpload, Id, Stamps, UploadMode, UploadStatus, Workspace};
+use crate::uploads::{
+    LIFETIME, MAX_FILENAME_BYTES, MAX_PARTS, PART_MAX, PART_MIN, content_type_for,
+};
 use crate::validate as v;
 use crate::webhooks::Event;
 use crate::{Emulator, pagination, render};
-
-const MIB: u64 = 1024 * 1024;
-/// The largest single-part upload, and the largest part of a multi-part one.
-pub const PART_MAX: u64 = 20 * MIB;
-/// Every part but the last of a multi-part upload is at least this big.
-pub const PART_MIN: u64 = 5 * MIB;
-pub const MAX_PARTS: u32 = 1000;
-/// What a paid workspace may upload in one file.
-pub const PAID_PLAN_LIMIT: u64 = 5 * 1024 * MIB;
-/// The largest request body `send` takes: one part plus the form's own bytes.
-pub const SEND_BODY_LIMIT: usize = (PART_MAX + MIB) as usize;
-/// How long an upload waits to be sent and attached.
-pub const LIFETIME: Duration = Duration::hours(1);
-const MAX_FILENAME_BYTES: usize = 900;
-/// The route whose body may be a file part rather than JSON.
-pub const SEND_ROUTE: &str = "/v1/file_uploads/{file_upload_id}/send";
 
 /// A `file_upload.*` event; only `upload_failed` has `data`.
 fn upload_event(kind: &'static str, upload: &FileUpload, data: Value) -> Event {
@@ -89,32 +76,6 @@ fn own<'a>(ws: &'a mut Workspace, caller: &Caller, id: Id) -> ApiResult<&'a mut 
     ws.file_upload_mut(id)
         .filter(|u| u.integration == integration)
         .ok_or_else(|| NotionError::not_found("file upload", id))
-}
-
-/// A content type guessed from a file name, as browsers and Notion do.
-fn content_type_for(filename: &str) -> &'static str {
-    let extension = filename
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match extension.as_str() {
-        "txt" => "text/plain",
-        "md" => "text/markdown",
-        "csv" => "text/csv",
-        "json" => "application/json",
-        "pdf" => "application/pdf",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "svg" => "image/svg+xml",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "mp4" => "video/mp4",
-        "mov" => "video/quicktime",
-        "zip" => "application/zip",
-        _ => "application/octet-stream",
-    }
 }
 
 pub fn create(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Value> {
@@ -673,9 +634,51 @@ fn references(value: &Value, path: &str, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// Checks every upload a write names before the write: the caller's own, and `uploaded`.
-/// Returns their ids, for [`mark_attached`] once the write succeeded.
-pub fn check_references(emulator: &Emulator, caller: &Caller, body: &Value) -> ApiResult<Vec<Id>> {
+/// Middleware on the `/v1` routes: a write that names file uploads must name the caller's
+/// own `uploaded` ones (refused, naming the field, before the handler runs), and once it
+/// succeeded they are attached and no longer expire.
+pub async fn attach_named_uploads(
+    State(emulator): State<Arc<Emulator>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let writes = matches!(
+        *request.method(),
+        axum::http::Method::POST | axum::http::Method::PATCH
+    );
+    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
+        return next.run(request).await;
+    };
+    if !writes {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    // The gate has already read and capped the body.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    // A body that is not JSON (a file part) is the handler's to refuse.
+    let ids = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(value) => match check_references(&emulator, &caller, &value) {
+            Ok(ids) => ids,
+            Err(e) => return e.into_response(),
+        },
+        Err(_) => Vec::new(),
+    };
+    let response = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        ))
+        .await;
+    if response.status().is_success() && !ids.is_empty() {
+        mark_attached(&emulator, &ids);
+    }
+    response
+}
+
+/// Checks every upload a write names: the caller's own, and `uploaded`. Returns their ids.
+fn check_references(emulator: &Emulator, caller: &Caller, body: &Value) -> ApiResult<Vec<Id>> {
     let mut found = Vec::new();
     references(body, "body", &mut found);
     if found.is_empty() {
@@ -706,7 +709,7 @@ pub fn check_references(emulator: &Emulator, caller: &Caller, body: &Value) -> A
 }
 
 /// After a successful write: the uploads it attached no longer expire.
-pub fn mark_attached(emulator: &Emulator, ids: &[Id]) {
+fn mark_attached(emulator: &Emulator, ids: &[Id]) {
     let mut ws = emulator.workspace();
     let now = Utc::now();
     for id in ids {
@@ -717,32 +720,6 @@ pub fn mark_attached(emulator: &Emulator, ids: &[Id]) {
             upload.stamps.last_edited_time = now;
         }
     }
-}
-
-/// The stored form of an attached upload (checked by [`check_references`] first), with the
-/// name to show: `{type:"file", file:{name, upload}}`.
-pub fn stored_reference(ws: &Workspace, id: Id, path: &str) -> ApiResult<(Value, String)> {
-    let upload = ws
-        .file_upload(id)
-        .filter(|u| u.status == UploadStatus::Uploaded)
-        .ok_or_else(|| {
-            NotionError::body_validation(format!(
-                "{path} names file upload `{id}`, which is not an `uploaded` file."
-            ))
-        })?;
-    let name = upload.filename.clone().unwrap_or_else(|| "file".into());
-    Ok((
-        json!({"type": "file", "file": {"name": name, "upload": id}}),
-        name,
-    ))
-}
-
-/// Parses `{file_upload: {id}}` at `path` into its stored form and name.
-pub fn parse_reference(ws: &Workspace, value: &Value, path: &str) -> ApiResult<(Value, String)> {
-    let upload_path = v::join(path, "file_upload");
-    let map = v::object(Some(value), &upload_path)?;
-    let id = v::id(map.get("id"), &v::join(&upload_path, "id"))?;
-    stored_reference(ws, id, &upload_path)
 }
 
 /// The bytes and content type of an uploaded file, for the hosted-file route.
@@ -772,15 +749,4 @@ pub fn expire_now(emulator: &Emulator, id: Id) -> ApiResult<Value> {
     emulator.webhooks.emit(&ws, events);
     let upload = ws.file_upload(id).expect("still there");
     Ok(json!({"id": id, "status": upload.status.as_str()}))
-}
-
-/// The comment attachment category Notion gives a content type.
-pub fn attachment_category(content_type: Option<&str>) -> &'static str {
-    match content_type.unwrap_or("").split('/').next() {
-        Some("image") => "image",
-        Some("audio") => "audio",
-        Some("video") => "video",
-        _ if content_type == Some("application/pdf") => "pdf",
-        _ => "productivity",
-    }
 }

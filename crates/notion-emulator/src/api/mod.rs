@@ -135,7 +135,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
             get(h(file_uploads::retrieve)),
         )
         .route(
-            file_uploads::SEND_ROUTE,
+            crate::uploads::SEND_ROUTE,
             post(file_uploads::send).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route(
@@ -154,5 +154,9 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
             "/v1/views/{view_id}/queries/{query_id}",
             get(h(views::query_results)).delete(h(views::delete_query)),
         )
+        .route_layer(middleware::from_fn_with_state(
+            emulator.clone(),
+            file_uploads::attach_named_uploads,
+        ))
         .route_layer(middleware::from_fn_with_state(emulator, authenticate))
 }

@@ -62,7 +62,7 @@ pub(crate) fn parse_icon(
         )));
     }
     if let Some(upload) = map.get("file_upload") {
-        let (stored, _) = super::file_uploads::parse_reference(ws, upload, path)?;
+        let (stored, _) = crate::uploads::parse_reference(ws, upload, path)?;
         return Ok(Some(Some(stored)));
     }
     let expected = if cover {

@@ -533,8 +533,7 @@ pub fn write_value(
                     )?;
                     out.push(json!({"name": name, "type": "external", "external": {"url": url}}));
                 } else if let Some(upload) = o.get("file_upload") {
-                    let (mut stored, _) =
-                        crate::api::file_uploads::parse_reference(ws, upload, &ipath)?;
+                    let (mut stored, _) = crate::uploads::parse_reference(ws, upload, &ipath)?;
                     stored["name"] = json!(name);
                     out.push(stored);
                 } else {
