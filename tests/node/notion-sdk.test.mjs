@@ -1,4 +1,5 @@
-// The official Notion SDK (5.26.0 and 4.0.2, as published) against the emulator.
+// The official Notion SDK (5.26.0 and 4.0.2, as published) against the emulator, file uploads
+// through its own multipart forms and markdown writes with async tasks included.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as v5 from "notion-client-v5";
@@ -89,6 +90,55 @@ test("v5: creates pages with children and reads them back", async () => {
   assert.ok(schema.properties.Tags.multi_select.options.some((o) => o.name === "sdk"), "an unknown option is created");
   const trashed = await notion.pages.update({ page_id: page.id, in_trash: true });
   assert.equal(trashed.in_trash, true);
+});
+
+test("v5: files uploaded single and multi part, attached, and pages written as markdown", async () => {
+  const notion = client5({ notionVersion: "2026-03-11" });
+  const tasks = await findDataSource(notion, "Tasks");
+  // Single part, through the SDK's own multipart form.
+  const content = "id,name\n1,ferry\n";
+  const upload = await notion.fileUploads.create({ filename: "rows.csv", content_type: "text/csv" });
+  const sent = await notion.fileUploads.send({
+    file_upload_id: upload.id,
+    file: { filename: "rows.csv", data: new Blob([content], { type: "text/csv" }) },
+  });
+  assert.equal(sent.status, "uploaded");
+  assert.equal(sent.content_length, content.length);
+  // Multi part: a 5 MiB part and a small last one.
+  const big = await notion.fileUploads.create({ mode: "multi_part", filename: "big.bin", content_type: "application/octet-stream", number_of_parts: 2 });
+  await notion.fileUploads.send({ file_upload_id: big.id, part_number: "1", file: { filename: "big.bin", data: new Blob([new Uint8Array(5 * 1024 * 1024)]) } });
+  await notion.fileUploads.send({ file_upload_id: big.id, part_number: "2", file: { filename: "big.bin", data: new Blob(["end"]) } });
+  const completed = await notion.fileUploads.complete({ file_upload_id: big.id });
+  assert.equal(completed.content_length, 5 * 1024 * 1024 + 3);
+
+  // A row from markdown with both files; an async rewrite polled to its end.
+  const page = await notion.pages.create({
+    parent: { data_source_id: tasks.id },
+    properties: {
+      Name: { title: [{ text: { content: "Uploads from the SDK" } }] },
+      Attachments: { files: [{ name: "rows.csv", file_upload: { id: upload.id } }, { name: "big.bin", file_upload: { id: big.id } }] },
+    },
+    markdown: "## Files\n- [ ] Check the rows",
+  });
+  const files = page.properties.Attachments.files;
+  assert.deepEqual(files.map((f) => f.type), ["file", "file"]);
+  assert.equal(await (await fetch(files[0].file.url)).text(), content);
+  const markdown = await notion.pages.retrieveMarkdown({ page_id: page.id });
+  assert.equal(markdown.markdown, "## Files\n- [ ] Check the rows");
+  const edited = await notion.pages.updateMarkdown({
+    page_id: page.id,
+    type: "update_content",
+    update_content: { content_updates: [{ old_str: "[ ]", new_str: "[x]" }] },
+    allow_async: true,
+  });
+  assert.equal(edited.object, "async_task");
+  const task = await notion.asyncTasks.retrieve({ task_id: edited.id });
+  assert.equal(task.status, "succeeded");
+  assert.equal(task.result.markdown, "## Files\n- [x] Check the rows");
+  const blocks = await notion.blocks.children.list({ block_id: page.id });
+  assert.equal(blocks.results[1].to_do.checked, true);
+  const listed = await notion.fileUploads.list({ status: "uploaded" });
+  assert.ok([upload.id, big.id].every((id) => listed.results.some((u) => u.id === id)));
 });
 
 test("v5: errors surface as APIResponseError with Notion's code", async () => {

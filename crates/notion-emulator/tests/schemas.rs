@@ -22,6 +22,7 @@ const V5_MODULES: &[&str] = &[
     "oauth",
     "webhooks",
     "file-uploads",
+    "async-tasks",
 ];
 
 struct Checker {
@@ -630,6 +631,37 @@ async fn markdown_writes(emu: &Emu, checker: &mut Checker) {
     );
     let id = page["id"].as_str().unwrap();
     let path = format!("/v1/pages/{id}/markdown");
+    let (status, accepted) = emu
+        .call(
+            version,
+            Method::POST,
+            "/v1/pages",
+            Some(
+                json!({"parent": {"page_id": handbook}, "markdown": "Async", "allow_async": true}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 202);
+    checker.check(
+        version,
+        "async-tasks",
+        "GetAsyncTaskResponse",
+        &accepted,
+        "accepted async task",
+    );
+    let task = emu
+        .get(
+            version,
+            &format!("/v1/async_tasks/{}", accepted["id"].as_str().unwrap()),
+        )
+        .await;
+    checker.check(
+        version,
+        "async-tasks",
+        "GetAsyncTaskResponse",
+        &task,
+        "succeeded async task",
+    );
     for body in [
         json!({"type": "insert_content", "insert_content": {"content": "Added"}}),
         json!({"type": "update_content", "update_content": {"content_updates": [{"old_str": "Added", "new_str": "Changed"}]}}),

@@ -450,26 +450,26 @@ pub fn answer(
         created_time: now,
         result,
     };
-    let mut shown = render_task(emulator, &task);
-    shown["status"] = json!("queued");
-    if let Some(map) = shown.as_object_mut() {
-        map.remove("result");
-    }
+    let mut accepted = render_task(emulator, &task, "queued");
+    accepted["poll_after_seconds"] = json!(1);
     ws.async_tasks.insert(task.id.clone(), task);
-    (StatusCode::ACCEPTED, shown)
+    (StatusCode::ACCEPTED, accepted)
 }
 
-fn render_task(emulator: &Emulator, task: &AsyncTask) -> Value {
-    json!({
+/// A task as the SDK's `GetAsyncTaskResponse` has it; a succeeded one carries its `result`.
+fn render_task(emulator: &Emulator, task: &AsyncTask, status: &str) -> Value {
+    let mut out = json!({
         "object": "async_task",
         "id": task.id,
-        "status": "succeeded",
+        "status": status,
         "status_url": format!("{}/v1/async_tasks/{}", emulator.base_url, task.id),
         "created_time": render::timestamp(task.created_time),
-        "operation": {"name": task.operation},
-        "poll_after_seconds": 1,
-        "result": task.result,
-    })
+        "operation": {"surface": "rest", "name": task.operation},
+    });
+    if status == "succeeded" {
+        out["result"] = task.result.clone();
+    }
+    out
 }
 
 /// `GET /v1/async_tasks/{task_id}`: a task the caller started.
@@ -482,6 +482,6 @@ pub fn retrieve_task(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResu
     ws.async_tasks
         .get(id)
         .filter(|t| t.integration == caller.integration)
-        .map(|t| render_task(emulator, t))
+        .map(|t| render_task(emulator, t, "succeeded"))
         .ok_or_else(|| NotionError::not_found("async task", id))
 }
