@@ -525,8 +525,10 @@ fn split_edges(text: &str) -> (&str, &str, &str) {
 /// The format's escapes outside code, with line breaks as `<br>`.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for (at, c) in text.char_indices() {
         match c {
+            // Only where it would read back as an HTML entity (`&quot;`, `&#34;`).
+            '&' if starts_entity(&text[at + 1..]) => out.push_str("\\&"),
             '\\' | '*' | '~' | '`' | '$' | '[' | ']' | '<' | '>' | '{' | '}' | '|' | '^' => {
                 out.push('\\');
                 out.push(c);
@@ -536,6 +538,14 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `rest` (after a `&`) reads as an entity: a name or number, then `;`.
+fn starts_entity(rest: &str) -> bool {
+    let name = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))
+        .unwrap_or(rest.len());
+    name > 0 && rest[name..].starts_with(';')
 }
 
 /// A value inside a tag's double quotes.
@@ -554,6 +564,7 @@ mod tests {
             "a\\*b_c \\[x\\] \\<y\\> \\{z\\} \\|\\^\\$\\~\\`\\\\"
         );
         assert_eq!(escape("two\nlines"), "two<br>lines");
+        assert_eq!(escape("AT&T &quot; &#34;"), "AT&T \\&quot; \\&#34;");
     }
 
     #[test]
