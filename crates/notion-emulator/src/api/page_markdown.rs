@@ -95,10 +95,37 @@ pub fn update(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<(Sta
     let mut ws = emulator.workspace();
     editable_page(&ws, caller, id)?;
     let current = full_markdown(emulator, &ws, caller, id);
-    let (markdown, allow_deleting) = match command {
+    let (markdown, allow_deleting) = edited_markdown(&current, command, args, &path)?;
+    let content_path = match command {
+        "replace_content" => format!("{path}.new_str"),
+        "update_content" => format!("{path}.content_updates"),
+        _ => format!("{path}.content"),
+    };
+    let items = markdown_parse::parse(&ws, &markdown, &content_path)?;
+    let events = replace_content(&mut ws, caller, id, items, allow_deleting, &content_path)?;
+    emulator.webhooks.emit(&ws, events);
+    let result = page_markdown(emulator, &ws, caller, id, false);
+    Ok(answer(
+        emulator,
+        &mut ws,
+        caller,
+        "update_page_markdown",
+        asynchronous,
+        result,
+    ))
+}
+
+/// The page's markdown after one command, and whether it may delete child pages.
+fn edited_markdown(
+    current: &str,
+    command: &str,
+    args: &Map<String, Value>,
+    path: &str,
+) -> ApiResult<(String, bool)> {
+    Ok(match command {
         "insert_content" => {
-            v::only_keys(args, &path, &["content", "after", "position"])?;
-            let content = v::string(args.get("content"), &v::join(&path, "content"))?;
+            v::only_keys(args, path, &["content", "after", "position"])?;
+            let content = v::string(args.get("content"), &v::join(path, "content"))?;
             let at = match (args.get("after"), args.get("position")) {
                 (Some(_), Some(_)) => {
                     return Err(NotionError::body_validation(format!(
@@ -106,13 +133,13 @@ pub fn update(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<(Sta
                     )));
                 }
                 (Some(after), None) => {
-                    let after_path = v::join(&path, "after");
+                    let after_path = v::join(path, "after");
                     let selection = v::string(Some(after), &after_path)?;
-                    let (_, end) = select(&current, selection, &after_path)?;
+                    let (_, end) = select(current, selection, &after_path)?;
                     current[end..].find('\n').map_or(current.len(), |i| end + i)
                 }
                 (None, Some(position)) => {
-                    let position_path = v::join(&path, "position");
+                    let position_path = v::join(path, "position");
                     let map = v::object(Some(position), &position_path)?;
                     match v::one_of(
                         map.get("type"),
@@ -135,21 +162,21 @@ pub fn update(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<(Sta
         "replace_content_range" => {
             v::only_keys(
                 args,
-                &path,
+                path,
                 &["content", "content_range", "allow_deleting_content"],
             )?;
-            let content = v::string(args.get("content"), &v::join(&path, "content"))?;
-            let range_path = v::join(&path, "content_range");
+            let content = v::string(args.get("content"), &v::join(path, "content"))?;
+            let range_path = v::join(path, "content_range");
             let selection = v::string(args.get("content_range"), &range_path)?;
-            let (start, end) = select(&current, selection, &range_path)?;
+            let (start, end) = select(current, selection, &range_path)?;
             let text = format!("{}{content}{}", &current[..start], &current[end..]);
-            (text, deleting(args, &path)?)
+            (text, deleting(args, path)?)
         }
         "update_content" => {
-            v::only_keys(args, &path, &["content_updates", "allow_deleting_content"])?;
-            let updates_path = v::join(&path, "content_updates");
+            v::only_keys(args, path, &["content_updates", "allow_deleting_content"])?;
+            let updates_path = v::join(path, "content_updates");
             let updates = v::array(args.get("content_updates"), &updates_path, 100)?;
-            let mut text = current.clone();
+            let mut text = current.to_string();
             for (i, update) in updates.iter().enumerate() {
                 let item_path = v::index(&updates_path, i);
                 let map = v::object(Some(update), &item_path)?;
@@ -186,31 +213,14 @@ pub fn update(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<(Sta
                     text.replacen(old, new, 1)
                 };
             }
-            (text, deleting(args, &path)?)
+            (text, deleting(args, path)?)
         }
         _ => {
-            v::only_keys(args, &path, &["new_str", "allow_deleting_content"])?;
-            let text = v::string(args.get("new_str"), &v::join(&path, "new_str"))?.to_string();
-            (text, deleting(args, &path)?)
+            v::only_keys(args, path, &["new_str", "allow_deleting_content"])?;
+            let text = v::string(args.get("new_str"), &v::join(path, "new_str"))?.to_string();
+            (text, deleting(args, path)?)
         }
-    };
-    let content_path = match command {
-        "replace_content" => format!("{path}.new_str"),
-        "update_content" => format!("{path}.content_updates"),
-        _ => format!("{path}.content"),
-    };
-    let items = markdown_parse::parse(&ws, &markdown, &content_path)?;
-    let events = replace_content(&mut ws, caller, id, items, allow_deleting, &content_path)?;
-    emulator.webhooks.emit(&ws, events);
-    let result = page_markdown(emulator, &ws, caller, id, false);
-    Ok(answer(
-        emulator,
-        &mut ws,
-        caller,
-        "update_page_markdown",
-        asynchronous,
-        result,
-    ))
+    })
 }
 
 fn deleting(args: &Map<String, Value>, path: &str) -> ApiResult<bool> {
