@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{BOUNDARY, Emu, TOKEN, V2022, V2025, V2026, form};
+use support::{BOUNDARY, Emu, TOKEN, V2022, V2025, V2026, form, is_not_found, is_validation};
 
 async fn send_file(emu: &Emu, id: &str, bytes: &[u8], name: &str, part: Option<u32>) -> Value {
     let (status, body) = emu
@@ -42,16 +42,6 @@ async fn fetch(emu: &Emu, url: &str) -> (u16, Vec<u8>) {
         response.status().as_u16(),
         response.bytes().await.unwrap().to_vec(),
     )
-}
-
-fn is_validation(status: u16, body: &Value, needle: &str) {
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("validation_error")),
-        "{body}"
-    );
-    let message = body["message"].as_str().unwrap();
-    assert!(message.contains(needle), "{message:?} lacks {needle:?}");
 }
 
 #[tokio::test]
@@ -201,10 +191,7 @@ async fn wrong_sends_expired_uploads_and_size_limits_are_refused() {
             form(b"x", "a.txt", "text/plain", None),
         )
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (404, Some("object_not_found"))
-    );
+    is_not_found(status, &body);
     let id = uploaded(&emu, "a.txt", b"hello").await;
     emu.other_integration("ntn_other").await;
     let (status, body) = emu
@@ -216,10 +203,7 @@ async fn wrong_sends_expired_uploads_and_size_limits_are_refused() {
             None,
         )
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (404, Some("object_not_found"))
-    );
+    is_not_found(status, &body);
 
     // Sending to an uploaded file, or with a part number in single-part mode.
     let (status, body) = emu

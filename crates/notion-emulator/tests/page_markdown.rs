@@ -7,7 +7,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{Emu, V2025, V2026, without_expiry};
+use support::{Emu, V2025, V2026, is_not_found, is_validation, without_expiry};
 
 async fn markdown_of(emu: &Emu, id: &str) -> String {
     emu.get(V2026, &format!("/v1/pages/{id}/markdown")).await["markdown"]
@@ -65,16 +65,6 @@ async fn new_page(emu: &Emu, markdown: &str) -> String {
         )
         .await;
     page["id"].as_str().unwrap().to_string()
-}
-
-fn is_validation(status: u16, body: &Value, needle: &str) {
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("validation_error")),
-        "{body}"
-    );
-    let message = body["message"].as_str().unwrap();
-    assert!(message.contains(needle), "{message:?} lacks {needle:?}");
 }
 
 /// Every construct the renderer writes, written by hand as a user would.
@@ -352,10 +342,7 @@ async fn update_insert_and_range_commands_edit_only_what_they_name() {
         json!({"type": "replace_content", "replace_content": {"new_str": "x"}}),
     )
     .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (404, Some("object_not_found"))
-    );
+    is_not_found(status, &body);
     let (status, body) = emu
         .call(
             V2025,
@@ -494,10 +481,7 @@ async fn pages_are_created_from_markdown_and_async_tasks_report_the_result() {
     let (status, body) = emu
         .call(V2026, Method::GET, "/v1/async_tasks/task_unknown", None)
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (404, Some("object_not_found"))
-    );
+    is_not_found(status, &body);
     emu.other_integration("ntn_other").await;
     let (status, _) = emu
         .call_as(

@@ -217,6 +217,26 @@ impl Emu {
     }
 }
 
+/// A `400 validation_error` whose message holds `needle` (the field it names, say).
+pub fn is_validation(status: u16, body: &Value, needle: &str) {
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("validation_error")),
+        "{body}"
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+}
+
+/// A `404 object_not_found`.
+pub fn is_not_found(status: u16, body: &Value) {
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("object_not_found")),
+        "{body}"
+    );
+}
+
 pub const BOUNDARY: &str = "ferry-test-boundary-7d1f";
 
 /// A multipart form as an HTTP client sends it: `file` and, for multi part, `part_number`.
