@@ -76,6 +76,10 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
         .route("/_emulator/files/{upload}/{name}", get(uploaded_file))
         .route("/_emulator/file_uploads/{id}/expire", post(expire_upload))
         .route("/_emulator/file_uploads/import", post(import_uploads))
+        .route(
+            "/_emulator/meeting_notes/{id}/status",
+            post(meeting_note_status),
+        )
 }
 
 fn answer(result: ApiResult<Value>) -> Response {
@@ -764,6 +768,19 @@ async fn deliver_now(State(emulator): Shared, body: Bytes) -> Response {
         .unwrap_or(false);
     let attempted = emulator.webhooks.deliver_due(force).await;
     json_response(&json!({"attempted": attempted}))
+}
+
+/// Moves a meeting note's processing on, as Notion's transcription and summary would.
+async fn meeting_note_status(
+    State(emulator): Shared,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    answer((|| {
+        let id = crate::ids::parse_path(&id, "id")?;
+        let body = body_map(&body)?;
+        crate::api::meeting_notes::set_status(&emulator, id, &body)
+    })())
 }
 
 /// Runs the pending URL imports now rather than in the background.

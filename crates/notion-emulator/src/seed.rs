@@ -478,7 +478,15 @@ fn demo() -> Workspace {
     b.raw_block(
         handbook,
         "meeting_notes",
-        json!({"title": rt_resp("Weekly sync"), "status": "notes_ready"}),
+        json!({
+            "title": rt_resp("Weekly sync"),
+            "status": "notes_ready",
+            "calendar_event": {
+                "start_time": "2026-11-02T16:00:00.000Z",
+                "end_time": "2026-11-02T16:30:00.000Z",
+                "attendees": [ADA, GRACE],
+            },
+        }),
     );
     b.raw_block(handbook, "unsupported", json!({"block_type": "form"}));
     // Mentions that only Notion's editor makes (the API cannot create them).

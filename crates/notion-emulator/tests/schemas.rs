@@ -23,6 +23,7 @@ const V5_MODULES: &[&str] = &[
     "webhooks",
     "file-uploads",
     "async-tasks",
+    "meeting-notes",
 ];
 
 struct Checker {
@@ -615,6 +616,56 @@ async fn write_everything(emu: &Emu, checker: &mut Checker, version: &str) {
     }
 }
 
+/// Meeting notes made from a recording, and the query (2026-03-11 only).
+async fn meeting_notes(emu: &Emu, checker: &mut Checker) {
+    let version = V2026;
+    let upload = emu
+        .send(
+            version,
+            Method::POST,
+            "/v1/file_uploads",
+            json!({"filename": "call.mp3", "content_type": "audio/mpeg"}),
+        )
+        .await;
+    let id = upload["id"].as_str().unwrap();
+    let (status, _) = emu
+        .send_form(
+            version,
+            support::TOKEN,
+            id,
+            support::form(b"ID3", "call.mp3", "audio/mpeg", None),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let page = emu.find(version, "Engineering", "page").await;
+    let note = emu
+        .send(version, Method::POST, "/v1/blocks/meeting_notes", json!({"source": {"type": "file_upload", "file_upload_id": id}, "parent": {"type": "page_id", "page_id": page}}))
+        .await;
+    checker.check(
+        version,
+        "meeting-notes",
+        "CreateMeetingNoteResponse",
+        &note,
+        "create meeting note",
+    );
+    let found = emu
+        .send(
+            version,
+            Method::POST,
+            "/v1/blocks/meeting_notes/query",
+            json!({"sort": [{"property": "created_time", "direction": "ascending"}]}),
+        )
+        .await;
+    assert!(found["results"].as_array().unwrap().len() >= 2);
+    checker.check(
+        version,
+        "meeting-notes",
+        "QueryMeetingNotesResponse",
+        &found,
+        "query meeting notes",
+    );
+}
+
 /// Pages written as markdown (2026-03-11 only).
 async fn markdown_writes(emu: &Emu, checker: &mut Checker) {
     let version = V2026;
@@ -847,6 +898,7 @@ async fn every_response_matches_the_sdk_schemas() {
         file_uploads(&emu, &mut checker, version).await;
         if version == V2026 {
             markdown_writes(&emu, &mut checker).await;
+            meeting_notes(&emu, &mut checker).await;
         }
     }
 

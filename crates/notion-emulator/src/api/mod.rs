@@ -7,6 +7,7 @@ mod comments;
 mod data_sources;
 mod databases;
 pub mod file_uploads;
+pub mod meeting_notes;
 mod page_markdown;
 mod pages;
 pub(crate) mod schema;
@@ -105,6 +106,11 @@ pub fn router(emulator: Arc<Emulator>) -> Router<Arc<Emulator>> {
         .route(
             "/v1/async_tasks/{task_id}",
             get(h(page_markdown::retrieve_task)),
+        )
+        .route("/v1/blocks/meeting_notes", post(h(meeting_notes::create)))
+        .route(
+            "/v1/blocks/meeting_notes/query",
+            post(h(meeting_notes::query)),
         )
         .route(
             "/v1/blocks/{block_id}",
