@@ -308,3 +308,63 @@ async fn meeting_notes_are_queried_by_title_people_and_time() {
         is_validation(status, &answer, field);
     }
 }
+
+/// An OAuth install authorized by `user`, sharing everything: its access token.
+async fn install_as(emu: &Emu, user: &str) -> String {
+    use base64::Engine as _;
+    let redirect = "http://127.0.0.1:9/callback";
+    let (status, headers, _) = emu
+        .raw(
+            Method::GET,
+            &format!("/v1/oauth/authorize?client_id=emulator-client-id&response_type=code&owner=user&redirect_uri={redirect}&state=s&user={user}"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, 302);
+    let location = headers["location"].to_str().unwrap();
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode("emulator-client-id:emulator-client-secret")
+    );
+    let body = json!({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect});
+    let (status, _, bytes) = emu
+        .raw(
+            Method::POST,
+            "/v1/oauth/token",
+            &[("authorization", &basic)],
+            Some(serde_json::to_vec(&body).unwrap()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let token: Value = serde_json::from_slice(&bytes).unwrap();
+    token["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn an_oauth_install_finds_the_meeting_notes_its_user_attended() {
+    let emu = Emu::start().await;
+    let alan = "a0000000-0000-4000-8000-000000000003";
+    for (user, expected) in [(ADA, vec!["Weekly sync"]), (alan, vec![])] {
+        let token = install_as(&emu, user).await;
+        let (status, found) = emu
+            .call_as(
+                &token,
+                V2026,
+                Method::POST,
+                "/v1/blocks/meeting_notes/query",
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(titles(&found), expected, "{user}");
+    }
+}
