@@ -5,13 +5,15 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{BOUNDARY, Emu, TOKEN, V2022, V2025, V2026, form, is_not_found, is_validation};
+use support::{
+    BOUNDARY, Emu, Receiver, TOKEN, V2022, V2025, V2026, WebhookSchemas, form, is_not_found,
+    is_validation,
+};
 
 async fn send_file(emu: &Emu, id: &str, bytes: &[u8], name: &str, part: Option<u32>) -> Value {
     let (status, body) = emu
@@ -469,51 +471,26 @@ async fn a_multi_part_upload_takes_its_parts_then_completes() {
     is_validation(status, &body, "multi_part");
 }
 
-/// A loopback server: files to import, and a webhook receiver that records payloads.
-#[derive(Clone, Default)]
-struct Peer {
-    hooks: Arc<Mutex<Vec<Value>>>,
+/// Files to import, served beside the webhook receiver.
+fn files_to_import() -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/report.csv",
+            axum::routing::get(|| async { ([("content-type", "text/csv")], "a,b\n1,2\n") }),
+        )
+        .route(
+            "/missing.csv",
+            axum::routing::get(|| async { StatusCode::NOT_FOUND }),
+        )
 }
 
-impl Peer {
-    async fn start(&self) -> String {
-        let hooks = self.hooks.clone();
-        let app = axum::Router::new()
-            .route(
-                "/report.csv",
-                axum::routing::get(|| async { ([("content-type", "text/csv")], "a,b\n1,2\n") }),
-            )
-            .route(
-                "/missing.csv",
-                axum::routing::get(|| async { StatusCode::NOT_FOUND }),
-            )
-            .route(
-                "/hook",
-                axum::routing::post(move |body: Bytes| {
-                    let hooks = hooks.clone();
-                    async move {
-                        hooks
-                            .lock()
-                            .unwrap()
-                            .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
-                        StatusCode::OK
-                    }
-                }),
-            );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}")
-    }
-
-    fn kinds(&self) -> Vec<String> {
-        self.hooks
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|h| h["type"].as_str().map(str::to_string))
-            .collect()
-    }
+/// The payloads a receiver got.
+fn payloads(receiver: &Receiver) -> Vec<Value> {
+    receiver
+        .events()
+        .into_iter()
+        .map(|(_, value, _)| value)
+        .collect()
 }
 
 /// An import, once the emulator has run the pending ones (rather than waiting for its
@@ -529,21 +506,21 @@ async fn imported(emu: &Emu, id: &str) -> Value {
 #[tokio::test]
 async fn url_imports_events_and_the_list_with_its_status_filter() {
     let emu = Emu::start().await;
-    let peer = Peer::default();
-    let base = peer.start().await;
+    let peer = Receiver::default();
+    let base = peer.start_with(files_to_import()).await;
     let sub = emu
         .admin(Method::POST, "/_emulator/webhooks", json!({"integration_id": "c0000000-0000-4000-8000-000000000001", "url": format!("{base}/hook"), "aggregation_ms": 0}))
         .await;
     emu.admin(Method::POST, "/_emulator/webhooks/deliver", json!({}))
         .await;
-    let token = peer.hooks.lock().unwrap()[0]["verification_token"].clone();
+    let token = payloads(&peer)[0]["verification_token"].clone();
     emu.admin(
         Method::POST,
         &format!("/_emulator/webhooks/{}/verify", sub["id"].as_str().unwrap()),
         json!({"verification_token": token}),
     )
     .await;
-    peer.hooks.lock().unwrap().clear();
+    peer.got.lock().unwrap().clear();
 
     let import = |url: String| {
         let emu = &emu;
@@ -602,7 +579,8 @@ async fn url_imports_events_and_the_list_with_its_status_filter() {
         json!({"force": true}),
     )
     .await;
-    let mut kinds = peer.kinds();
+    let hooks = payloads(&peer);
+    let mut kinds: Vec<&str> = hooks.iter().map(|h| h["type"].as_str().unwrap()).collect();
     kinds.sort();
     assert_eq!(
         kinds,
@@ -618,32 +596,12 @@ async fn url_imports_events_and_the_list_with_its_status_filter() {
         ]
     );
     // Each payload is what the SDK's types describe.
-    let registry = jsonschema::Registry::new()
-        .add(
-            "urn:notion:webhooks",
-            support::load_schema("sdk-5.26.0/webhooks.json.gz"),
-        )
-        .unwrap()
-        .prepare()
-        .unwrap();
-    for hook in peer.hooks.lock().unwrap().iter() {
-        let ty = match hook["type"].as_str().unwrap() {
-            "file_upload.created" => "FileUploadCreatedWebhookPayload",
-            "file_upload.completed" => "FileUploadCompletedWebhookPayload",
-            "file_upload.expired" => "FileUploadExpiredWebhookPayload",
-            _ => "FileUploadUploadFailedWebhookPayload",
-        };
-        let validator = jsonschema::options()
-            .with_registry(&registry)
-            .build(&json!({"$ref": format!("urn:notion:webhooks#/definitions/{ty}")}))
-            .unwrap();
-        let errors: Vec<String> = validator.iter_errors(hook).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{ty}: {errors:?}\n{hook}");
+    let schemas = WebhookSchemas::load();
+    for hook in &hooks {
+        let errors = schemas.errors(hook);
+        assert!(errors.is_empty(), "{errors:?}\n{hook}");
     }
-    let failed = peer
-        .hooks
-        .lock()
-        .unwrap()
+    let failed = hooks
         .iter()
         .find(|h| h["type"] == "file_upload.upload_failed")
         .cloned()

@@ -1,6 +1,10 @@
 //! Shared test harness: a real emulator on a loopback port and a small HTTP client.
 #![allow(dead_code)]
 
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
 use notion_emulator::{Config, RunningEmulator, Seed};
 use reqwest::Method;
 use serde_json::Value;
@@ -266,6 +270,99 @@ pub fn without_expiry(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// One request a receiver got: headers, parsed body, raw body.
+pub type Received = (HeaderMap, Value, Vec<u8>);
+
+/// A webhook receiver on loopback (`/hook`) that records what it gets and fails on request.
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub got: Arc<Mutex<Vec<Received>>>,
+    pub fail_next: Arc<Mutex<u32>>,
+}
+
+impl Receiver {
+    /// Starts the receiver alone; its hook's URL.
+    pub async fn start(&self) -> String {
+        let base = self.start_with(axum::Router::new()).await;
+        format!("{base}/hook")
+    }
+
+    /// Starts the receiver beside `routes` (files to import, say); the server's base URL.
+    pub async fn start_with(&self, routes: axum::Router) -> String {
+        let me = self.clone();
+        let app = routes.route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let me = me.clone();
+                async move {
+                    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    me.got.lock().unwrap().push((headers, value, body.to_vec()));
+                    let mut fail = me.fail_next.lock().unwrap();
+                    if *fail > 0 {
+                        *fail -= 1;
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::OK
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    }
+
+    pub fn events(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// The SDK's webhook payload types, to check delivered events against.
+pub struct WebhookSchemas {
+    registry: jsonschema::Registry<'static>,
+}
+
+impl WebhookSchemas {
+    pub fn load() -> Self {
+        let registry = jsonschema::Registry::new()
+            .add(
+                "urn:notion:webhooks",
+                load_schema("sdk-5.26.0/webhooks.json.gz"),
+            )
+            .unwrap()
+            .prepare()
+            .unwrap();
+        WebhookSchemas { registry }
+    }
+
+    /// What is wrong with `payload` as the SDK's type for its event (`page.created` →
+    /// `PageCreatedWebhookPayload`); empty when it matches.
+    pub fn errors(&self, payload: &Value) -> Vec<String> {
+        let ty = payload_type(payload["type"].as_str().unwrap_or_default());
+        let validator = jsonschema::options()
+            .with_registry(&self.registry)
+            .build(&serde_json::json!({"$ref": format!("urn:notion:webhooks#/definitions/{ty}")}))
+            .unwrap();
+        validator
+            .iter_errors(payload)
+            .map(|e| format!("{ty}: {e} at {}", e.instance_path()))
+            .collect()
+    }
+}
+
+fn payload_type(kind: &str) -> String {
+    kind.split(['.', '_'])
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<String>()
+        + "WebhookPayload"
 }
 
 /// A gzipped JSON Schema file from `tests/schemas/`.
