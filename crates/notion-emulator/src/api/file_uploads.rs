@@ -175,6 +175,7 @@ pub fn create(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Valu
         parts: Default::default(),
         content: None,
     };
+    let upload_id = upload.id;
     let mut ws = swept(emulator);
     let event = upload_event("file_upload.created", &upload, Value::Null);
     let answer = render::file_upload(&caller.ctx(emulator), &upload);
@@ -182,11 +183,7 @@ pub fn create(emulator: &Emulator, caller: &Caller, req: &Req) -> ApiResult<Valu
     emulator.webhooks.emit(&ws, vec![event]);
     drop(ws);
     if let (Some(url), Some(handle)) = (external_url, emulator.handle()) {
-        tokio::spawn(import(
-            handle,
-            answer["id"].as_str().unwrap_or_default().to_string(),
-            url,
-        ));
+        tokio::spawn(import(handle, upload_id, url));
     }
     Ok(answer)
 }
@@ -210,12 +207,12 @@ fn importable_url(raw: &str) -> ApiResult<String> {
 /// Runs every pending URL import now and waits for them: the "one unit now" of the
 /// background imports, for tests and `POST /_emulator/file_uploads/import`.
 pub async fn import_pending(emulator: &Arc<Emulator>) -> usize {
-    let pending: Vec<(String, String)> = emulator
+    let pending: Vec<(Id, String)> = emulator
         .workspace()
         .file_uploads
         .iter()
         .filter(|u| u.status == UploadStatus::Pending)
-        .filter_map(|u| Some((u.id.to_string(), u.external_url.clone()?)))
+        .filter_map(|u| Some((u.id, u.external_url.clone()?)))
         .collect();
     let count = pending.len();
     for (id, url) in pending {
@@ -226,10 +223,7 @@ pub async fn import_pending(emulator: &Arc<Emulator>) -> usize {
 
 /// Downloads an `external_url` upload's file, then marks it uploaded or failed (unless it
 /// was imported meanwhile).
-async fn import(emulator: Arc<Emulator>, id: String, url: String) {
-    let Some(id) = crate::ids::parse(&id) else {
-        return;
-    };
+async fn import(emulator: Arc<Emulator>, id: Id, url: String) {
     let limit = emulator.settings().max_file_upload_bytes;
     let fetched = fetch(&emulator, &url, limit).await;
     let mut ws = emulator.workspace();
@@ -657,13 +651,22 @@ pub async fn attach_named_uploads(
     let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
-    // A body that is not JSON (a file part) is the handler's to refuse.
-    let ids = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(value) => match check_references(&emulator, &caller, &value) {
+    // Most writes name no upload: only those are parsed here (the handler parses its own),
+    // and a body that is not JSON (a file part) is the handler's to refuse.
+    let names_an_upload = bytes
+        .windows(b"file_upload".len())
+        .any(|w| w == b"file_upload");
+    let parsed = if names_an_upload {
+        serde_json::from_slice::<Value>(&bytes).ok()
+    } else {
+        None
+    };
+    let ids = match parsed {
+        Some(value) => match check_references(&emulator, &caller, &value) {
             Ok(ids) => ids,
             Err(e) => return e.into_response(),
         },
-        Err(_) => Vec::new(),
+        None => Vec::new(),
     };
     let response = next
         .run(axum::extract::Request::from_parts(
